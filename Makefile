@@ -1,0 +1,127 @@
+# orchestrator — two commands on a fresh machine: `make run` and `make test`.
+#
+# The Terraform toolchain lives in .tools/ (git-ignored) and is built from the Go
+# module proxy, never downloaded as a prebuilt binary. Every piece is a file target,
+# so a second `make tools` only checks that the files exist.
+
+SHELL       := /bin/bash
+GO          ?= go
+ROOT        := $(abspath .)
+TOOLS       := $(ROOT)/.tools
+BIN         := $(ROOT)/bin
+GOOSARCH    := $(shell $(GO) env GOOS)_$(shell $(GO) env GOARCH)
+MIRROR      := $(TOOLS)/providers
+TFRC        := $(TOOLS)/terraformrc
+LISTEN      ?= 127.0.0.1:8080
+DATA_DIR    ?= $(ROOT)/data
+# A bounded fuzz run keeps `make test` inside its time budget.
+FUZZTIME    ?= 20s
+TERRAFORM_VERSION := 1.5.7
+
+# Provider releases and the module versions that build them (see README, "Offline toolchain").
+LOCAL_VERSION     := 2.9.0
+LOCAL_MODULE      := github.com/terraform-providers/terraform-provider-local@v1.4.1-0.20260513075820-3561e410f9fe
+RANDOM_VERSION    := 3.9.0
+RANDOM_MODULE     := github.com/terraform-providers/terraform-provider-random@v1.3.2-0.20260513075824-f8d869dc98d9
+TLS_VERSION       := 4.2.1
+TLS_MODULE        := github.com/hashicorp/terraform-provider-tls@v1.2.1-0.20260130152455-857b38cda3fc
+OPENSTACK_VERSION := 3.4.0
+OPENSTACK_MODULE  := github.com/terraform-provider-openstack/terraform-provider-openstack/v3@v3.4.0
+
+P_LOCAL     := $(MIRROR)/registry.terraform.io/hashicorp/local/$(LOCAL_VERSION)/$(GOOSARCH)/terraform-provider-local_v$(LOCAL_VERSION)
+P_RANDOM    := $(MIRROR)/registry.terraform.io/hashicorp/random/$(RANDOM_VERSION)/$(GOOSARCH)/terraform-provider-random_v$(RANDOM_VERSION)
+P_TLS       := $(MIRROR)/registry.terraform.io/hashicorp/tls/$(TLS_VERSION)/$(GOOSARCH)/terraform-provider-tls_v$(TLS_VERSION)
+P_OPENSTACK := $(MIRROR)/registry.terraform.io/terraform-provider-openstack/openstack/$(OPENSTACK_VERSION)/$(GOOSARCH)/terraform-provider-openstack_v$(OPENSTACK_VERSION)
+PROVIDERS   := $(P_LOCAL) $(P_RANDOM) $(P_TLS) $(P_OPENSTACK)
+
+# Terraform must not phone home, and must never read the machine's own CLI config.
+export CHECKPOINT_DISABLE := 1
+export TF_CLI_CONFIG_FILE := $(TFRC)
+
+.PHONY: all build tools run test test-e2e fuzz bench clean distclean
+
+all: build
+
+build: $(BIN)/orchestrator
+
+# The binary depends on every Go and embedded file; go's own cache makes a no-op rebuild cheap.
+$(BIN)/orchestrator: $(shell find . -path ./.tools -prune -o -path ./data -prune -o \( -name '*.go' -o -name '*.tf' -o -name '*.yaml' -o -name '*.sql' -o -name 'go.mod' -o -name 'go.sum' \) -print)
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -o $@ ./cmd/orchestrator
+
+tools: $(PROVIDERS) $(TFRC) $(TOOLS)/terraform-path
+
+# Providers: built with -trimpath so their checksums are the same on every machine.
+$(P_LOCAL):
+	@$(call build_provider,$(LOCAL_MODULE),terraform-provider-local,$@,)
+$(P_RANDOM):
+	@$(call build_provider,$(RANDOM_MODULE),terraform-provider-random,$@,)
+$(P_TLS):
+	@$(call build_provider,$(TLS_MODULE),terraform-provider-tls,$@,github.com/hashicorp/terraform-provider-tls)
+
+# The proxy refuses the openstack version list, so `go install` cannot resolve it:
+# download the exact module, then build inside a writable copy of it.
+$(P_OPENSTACK):
+	@echo ">> building terraform-provider-openstack $(OPENSTACK_VERSION) from the Go module proxy"
+	@set -euo pipefail; \
+	  dir=$$(GONOSUMDB=github.com/terraform-provider-openstack GOFLAGS=-mod=mod $(GO) mod download -json $(OPENSTACK_MODULE) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	  test -n "$$dir" || { echo "openstack provider module not downloaded" >&2; exit 1; }; \
+	  tmp=$$(mktemp -d); trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT; \
+	  cp -r "$$dir"/. "$$tmp"/; chmod -R u+w "$$tmp"; \
+	  mkdir -p $(dir $@); \
+	  (cd "$$tmp" && GONOSUMDB=github.com/terraform-provider-openstack GOFLAGS=-mod=mod GOWORK=off $(GO) build -trimpath -o $@.tmp .); \
+	  mv $@.tmp $@
+
+# build_provider MODULE@VERSION, binary name, destination, GONOSUMDB pattern
+define build_provider
+echo ">> building $(2) from the Go module proxy"; \
+set -euo pipefail; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+GOBIN="$$tmp" GONOSUMDB="$(4)" GOWORK=off $(GO) install -trimpath $(1); \
+mkdir -p $(dir $(3)); mv "$$tmp/$(2)" $(3)
+endef
+
+# Filesystem mirror only: no direct installation, so `init` never touches a network.
+$(TFRC): Makefile
+	@mkdir -p $(TOOLS)
+	@printf 'provider_installation {\n  filesystem_mirror {\n    path    = "%s"\n    include = ["registry.terraform.io/*/*"]\n  }\n}\n' "$(MIRROR)" > $@
+	@echo ">> wrote $@"
+
+# Terraform: the same hc-install lookup the service runs at start (pinned version in
+# .tools/bin or PATH, any >= 1.5, then releases when online); when nothing is found,
+# build the pinned version from source. The resolved path is cached in a file.
+$(TOOLS)/terraform-path: $(BIN)/orchestrator
+	@mkdir -p $(TOOLS)/bin
+	@set -euo pipefail; \
+	  if ! $(BIN)/orchestrator toolchain terraform --tools-dir $(TOOLS) > $@.tmp; then \
+	    echo ">> no usable Terraform found: building terraform $(TERRAFORM_VERSION) from source (about 3 minutes)"; \
+	    GOBIN=$(TOOLS)/bin GOWORK=off $(GO) install -trimpath -ldflags="-s -w" github.com/hashicorp/terraform@v$(TERRAFORM_VERSION); \
+	    $(BIN)/orchestrator toolchain terraform --tools-dir $(TOOLS) --offline > $@.tmp; \
+	  fi; \
+	  mv $@.tmp $@; echo ">> terraform: $$(cat $@)"
+
+run: build tools
+	@mkdir -p $(DATA_DIR)
+	$(BIN)/orchestrator serve --listen $(LISTEN) --data-dir $(DATA_DIR) \
+	  --terraform-path "$$(cat $(TOOLS)/terraform-path)" --providers-dir $(MIRROR)
+
+# All tests that fit the budget (< 15 min on 2 cores), plus a bounded fuzz run.
+test: build tools
+	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -count=1 -timeout 14m ./...
+	$(MAKE) fuzz
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./tosca2tf/
+
+# Slow suites: long-running end-to-end scenarios.
+test-e2e: build tools
+	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator ORCHESTRATOR_E2E=1 $(GO) test -count=1 -timeout 40m ./...
+
+bench: build tools
+	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -run '^$$' -bench . -benchtime 5x ./...
+
+clean:
+	rm -rf $(BIN)
+
+# Also drops the toolchain; the next `make` rebuilds it (about 4 minutes).
+distclean: clean
+	rm -rf $(TOOLS)

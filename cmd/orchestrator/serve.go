@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"orchestrator/jobs/toolchain"
+	"orchestrator/server"
+	"orchestrator/store"
+)
+
+// serveConfig is every setting of `serve`; each flag has an ORCHESTRATOR_* twin.
+type serveConfig struct {
+	Listen         string
+	DataDir        string
+	Database       string
+	AdminUser      string
+	AdminPassword  string
+	AllowSignup    bool
+	OIDCIssuers    []string
+	OIDCAudience   string
+	OIDCGroups     string
+	OIDCAdminGroup string
+	TerraformPath  string
+	ToolsDir       string
+	ProvidersDir   string
+	Workers        int
+	LogRetention   time.Duration
+	StallAfter     time.Duration
+	SessionTTL     time.Duration
+	LogFormat      string
+	LoadExamples   bool
+	ShutdownGrace  time.Duration
+}
+
+func parseServeFlags(args []string) (*serveConfig, error) {
+	fs := newFlags("serve")
+	c := &serveConfig{}
+	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
+	dataDir := fs.String("data-dir", "./data", "directory for the database, workdirs and keys")
+	database := fs.String("database", "", "SQLite database path (default DATA_DIR/orchestrator.db)")
+	adminUser := fs.String("admin-user", "admin", "bootstrap admin username (created on first start)")
+	adminPassword := fs.String("admin-password", "", "bootstrap admin password (random and printed once if empty)")
+	allowSignup := fs.Bool("allow-signup", true, "allow local self-registration with username and password")
+	issuers := fs.List("oidc-issuer", "accepted OIDC issuer URL")
+	audience := fs.String("oidc-audience", "", "required audience of OIDC tokens")
+	groups := fs.String("oidc-groups-claim", "groups", "claim holding the user's groups")
+	adminGroup := fs.String("oidc-admin-group", "", "OIDC group whose members are admins")
+	tfPath := fs.String("terraform-path", "", "Terraform binary (default: hc-install lookup)")
+	toolsDir := fs.String("tools-dir", ".tools", "toolchain directory built by `make tools`")
+	providersDir := fs.String("providers-dir", "", "provider filesystem mirror (default TOOLS_DIR/providers)")
+	workers := fs.Int("workers", 4, "number of concurrent Terraform runs")
+	retention := fs.Duration("log-retention", 90*24*time.Hour, "delete log lines older than this (e.g. 90d)")
+	stall := fs.Duration("stall-after", 10*time.Minute, "a run without heartbeat for this long is stalled")
+	session := fs.Duration("session-ttl", 12*time.Hour, "lifetime of login tokens")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	loadExamples := fs.Bool("load-examples", true, "load the example templates into an empty catalog")
+	grace := fs.Duration("shutdown-grace", 30*time.Second, "how long SIGTERM waits for requests and runs")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	*c = serveConfig{Listen: *listen, DataDir: *dataDir, Database: *database, AdminUser: *adminUser, AdminPassword: *adminPassword,
+		AllowSignup: *allowSignup, OIDCIssuers: *issuers, OIDCAudience: *audience, OIDCGroups: *groups, OIDCAdminGroup: *adminGroup,
+		TerraformPath: *tfPath, ToolsDir: *toolsDir, ProvidersDir: *providersDir, Workers: *workers, LogRetention: *retention,
+		StallAfter: *stall, SessionTTL: *session, LogFormat: *logFormat, LoadExamples: *loadExamples, ShutdownGrace: *grace}
+	if c.Database == "" {
+		c.Database = filepath.Join(c.DataDir, "orchestrator.db")
+	}
+	if c.ProvidersDir == "" {
+		c.ProvidersDir = filepath.Join(c.ToolsDir, "providers")
+	}
+	if c.Workers < 1 {
+		return nil, fmt.Errorf("--workers must be at least 1")
+	}
+	return c, nil
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+func serveCommand(args []string) int {
+	cfg, err := parseServeFlags(args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintln(os.Stderr, "orchestrator serve:", err)
+		return exitUsage
+	}
+	log := newLogger(cfg.LogFormat, os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := serve(ctx, cfg, log, os.Stdout); err != nil {
+		log.Error("orchestrator stopped", "error", err.Error())
+		return exitFailed
+	}
+	return exitOK
+}
+
+// serve runs the service until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, console io.Writer) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	key, err := loadServiceKey(filepath.Join(cfg.DataDir, "service.key"))
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := bootstrapAdmin(ctx, st, cfg, console); err != nil {
+		return err
+	}
+
+	tc, err := loadToolchain(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	log.Info("terraform", "path", tc.Terraform, "version", tc.TerraformVersion, "providers", len(tc.Providers))
+
+	srv, err := server.New(server.Config{
+		Version: version, AllowSignup: cfg.AllowSignup, SessionTTL: cfg.SessionTTL, SigningKey: deriveKey(key, "session-signing"),
+		OIDC:       server.OIDCConfig{Issuers: cfg.OIDCIssuers, Audience: cfg.OIDCAudience, GroupsClaim: cfg.OIDCGroups, AdminGroup: cfg.OIDCAdminGroup},
+		StallAfter: cfg.StallAfter,
+	}, server.Deps{Store: st, Log: log, Toolchain: tc})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	log.Info("orchestrator listening", "address", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func loadToolchain(ctx context.Context, cfg *serveConfig) (*toolchain.Toolchain, error) {
+	tfPath := cfg.TerraformPath
+	if tfPath == "" {
+		found, err := toolchain.FindTerraform(ctx, toolchain.FindOptions{ToolsDir: cfg.ToolsDir, Releases: true, ReleasesTimeout: 20 * time.Second})
+		if err != nil {
+			return nil, fmt.Errorf("%w (run `make tools`, or pass --terraform-path)", err)
+		}
+		tfPath = found
+	}
+	return toolchain.Load(ctx, tfPath, cfg.ProvidersDir, filepath.Join(cfg.DataDir, "terraformrc"))
+}
+
+// loadServiceKey reads the service's secret, creating it (mode 0600) on first start.
+// Every other key (session signing, credential sealing) is derived from it.
+func loadServiceKey(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if err == nil {
+		key, derr := hex.DecodeString(strings.TrimSpace(string(data)))
+		if derr != nil || len(key) < 32 {
+			return nil, fmt.Errorf("service key %s is corrupt", path)
+		}
+		return key, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read service key: %w", err)
+	}
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		return nil, fmt.Errorf("generate service key: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("write service key: %w", err)
+	}
+	return key, nil
+}
+
+func deriveKey(key []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
+// bootstrapAdmin creates the first admin on an empty database and prints its
+// credentials once, on the console (never through the logger).
+func bootstrapAdmin(ctx context.Context, st *store.Store, cfg *serveConfig, console io.Writer) error {
+	n, err := st.Users.Count(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	password, generated := cfg.AdminPassword, false
+	if password == "" {
+		b := make([]byte, 18)
+		if _, err := rand.Read(b); err != nil {
+			return fmt.Errorf("generate admin password: %w", err)
+		}
+		password, generated = base64.RawURLEncoding.EncodeToString(b), true
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		return fmt.Errorf("hash admin password: %w", err)
+	}
+	u := &store.User{Username: strings.ToLower(cfg.AdminUser), PasswordHash: string(hash), Name: "Administrator", IsAdmin: true}
+	if err := st.Users.Create(ctx, u); err != nil {
+		return fmt.Errorf("create bootstrap admin: %w", err)
+	}
+	fmt.Fprintf(console, "\n  Bootstrap admin created (shown once):\n    username: %s\n", u.Username)
+	if generated {
+		fmt.Fprintf(console, "    password: %s\n\n", password)
+	} else {
+		fmt.Fprintf(console, "    password: (from --admin-password)\n\n")
+	}
+	return nil
+}

@@ -1,0 +1,196 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/golang-jwt/jwt/v5"
+
+	"orchestrator/store"
+)
+
+// Principal is who a request acts as.
+type Principal struct {
+	// User is the registered user; nil for an OIDC identity not registered yet.
+	User *store.User
+	// Admin is the user's admin flag, or membership of the OIDC admin group.
+	Admin bool
+	// Method is how the request authenticated: session, token or oidc.
+	Method string
+	// OIDC is the identity from an OIDC token (also for registered users).
+	OIDC *oidcIdentity
+}
+
+// sessionIssuer marks session tokens signed by this service.
+const sessionIssuer = "orchestrator"
+
+// apiTokenPrefix tells API tokens from JWTs at a glance.
+const apiTokenPrefix = "orc_"
+
+func principalOf(c *fiber.Ctx) *Principal {
+	p, _ := c.Locals("principal").(*Principal)
+	return p
+}
+
+// guard authenticates the request and enforces the route's access level.
+func (s *Server) guard(access Access) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if access == Public {
+			// Public routes still learn who calls when a valid token is present
+			// (POST /users registers OIDC identities), but a bad token is no error.
+			if p, err := s.authenticate(c); err == nil && p != nil {
+				c.Locals("principal", p)
+			}
+			return c.Next()
+		}
+		p, err := s.authenticate(c)
+		if err != nil {
+			return err
+		}
+		if p == nil {
+			return store.Errorf(store.EUnauthorized, "authentication required: send Authorization: Bearer <token>")
+		}
+		c.Locals("principal", p)
+		if access >= Member && p.User == nil {
+			return store.Errorf(store.EForbidden, "this identity is not registered yet: POST /api/v1/users first")
+		}
+		if access == Admin && !p.Admin {
+			return store.Errorf(store.EForbidden, "this operation is for admins")
+		}
+		return c.Next()
+	}
+}
+
+// authenticate reads the bearer token: an API token, a session token signed by
+// this service, or an OIDC token from a configured issuer. No header is (nil, nil).
+func (s *Server) authenticate(c *fiber.Ctx) (*Principal, error) {
+	h := c.Get(fiber.HeaderAuthorization)
+	if h == "" {
+		return nil, nil
+	}
+	scheme, raw, ok := strings.Cut(h, " ")
+	raw = strings.TrimSpace(raw)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" {
+		return nil, store.Errorf(store.EUnauthorized, "the Authorization header must be \"Bearer <token>\"")
+	}
+	ctx := c.UserContext()
+	if strings.HasPrefix(raw, apiTokenPrefix) {
+		return s.authenticateAPIToken(ctx, raw)
+	}
+	iss, err := unverifiedIssuer(raw)
+	if err != nil {
+		return nil, store.Errorf(store.EUnauthorized, "malformed token")
+	}
+	if iss == sessionIssuer {
+		return s.authenticateSession(ctx, raw)
+	}
+	if s.oidc.knows(iss) {
+		return s.authenticateOIDC(ctx, raw)
+	}
+	return nil, store.Errorf(store.EUnauthorized, "tokens from issuer %q are not accepted", truncate(iss, 200))
+}
+
+func (s *Server) authenticateAPIToken(ctx context.Context, raw string) (*Principal, error) {
+	t, err := s.store.Tokens.ByHash(ctx, hashToken(raw))
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.store.Users.Get(ctx, t.UserID)
+	if err != nil {
+		return nil, store.Errorf(store.EUnauthorized, "the token's user no longer exists")
+	}
+	return &Principal{User: u, Admin: u.IsAdmin, Method: "token"}, nil
+}
+
+func (s *Server) authenticateSession(ctx context.Context, raw string) (*Principal, error) {
+	claims := &jwt.RegisteredClaims{}
+	_, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return s.cfg.SigningKey, nil },
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(sessionIssuer), jwt.WithExpirationRequired(),
+		jwt.WithTimeFunc(s.now), jwt.WithIssuedAt())
+	if err != nil {
+		if errors.Is(err, jwt.ErrTokenExpired) {
+			return nil, store.Errorf(store.EUnauthorized, "session expired: log in again")
+		}
+		return nil, store.Errorf(store.EUnauthorized, "invalid session token")
+	}
+	u, err := s.store.Users.Get(ctx, claims.Subject)
+	if err != nil {
+		return nil, store.Errorf(store.EUnauthorized, "the session's user no longer exists")
+	}
+	return &Principal{User: u, Admin: u.IsAdmin, Method: "session"}, nil
+}
+
+func (s *Server) authenticateOIDC(ctx context.Context, raw string) (*Principal, error) {
+	id, err := s.oidc.verify(ctx, raw)
+	if err != nil {
+		return nil, store.Errorf(store.EUnauthorized, "invalid OIDC token: %s", err.Error())
+	}
+	p := &Principal{OIDC: id, Method: "oidc", Admin: id.Admin}
+	u, err := s.store.Users.ByOIDC(ctx, id.Issuer, id.Subject)
+	switch {
+	case err == nil:
+		p.User = u
+		p.Admin = p.Admin || u.IsAdmin
+	case !store.IsNotFound(err):
+		return nil, err
+	}
+	return p, nil
+}
+
+// unverifiedIssuer reads iss from a JWT without checking it, only to pick the
+// verifier; every token is then fully verified by that verifier.
+func unverifiedIssuer(raw string) (string, error) {
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(raw, claims); err != nil {
+		return "", err
+	}
+	iss, _ := claims["iss"].(string)
+	if iss == "" {
+		return "", errors.New("no issuer")
+	}
+	return iss, nil
+}
+
+// issueSession signs a session token for a local login.
+func (s *Server) issueSession(u *store.User) (string, time.Time, error) {
+	now := s.now()
+	exp := now.Add(s.cfg.SessionTTL)
+	var jti [12]byte
+	_, _ = rand.Read(jti[:])
+	tok := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{
+		Issuer: sessionIssuer, Subject: u.ID, IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(exp), ID: hex.EncodeToString(jti[:]),
+	})
+	signed, err := tok.SignedString(s.cfg.SigningKey)
+	return signed, exp, err
+}
+
+// newAPIToken returns a fresh random API token.
+func newAPIToken() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return apiTokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// hashToken is how API tokens are stored: they are long random strings, so a
+// plain SHA-256 is enough (no password stretching needed).
+func hashToken(raw string) string {
+	sum := sha256.Sum256([]byte(raw))
+	return hex.EncodeToString(sum[:])
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,51 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// healthz says the process is up; it checks nothing else.
+func (s *Server) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// readyz says whether the service can do its work: the database answers and
+// Terraform runs.
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 10*time.Second)
+	defer cancel()
+	checks := fiber.Map{}
+	ready := true
+	if err := s.store.Ping(ctx); err != nil {
+		checks["database"], ready = "unavailable", false
+		s.log.Error("readiness: database", "error", err.Error())
+	} else {
+		checks["database"] = "ok"
+	}
+	if s.toolchain == nil {
+		checks["terraform"], ready = "not configured", false
+	} else if err := s.toolchain.Check(ctx); err != nil {
+		checks["terraform"], ready = "unavailable", false
+		s.log.Error("readiness: terraform", "error", err.Error())
+	} else {
+		checks["terraform"] = "ok"
+	}
+	if !ready {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "checks": checks})
+	}
+	return c.JSON(fiber.Map{"status": "ready", "checks": checks})
+}
+
+// version reports the service's, Terraform's and the providers' versions.
+func (s *Server) version(c *fiber.Ctx) error {
+	body := fiber.Map{"service": fiber.Map{"name": "orchestrator", "version": s.cfg.Version}}
+	if s.toolchain != nil {
+		for k, v := range s.toolchain.Versions() {
+			body[k] = v
+		}
+	}
+	return c.JSON(body)
+}

@@ -1,0 +1,186 @@
+// Package server is the REST API: routing, authentication, authorization, request
+// decoding, pagination and error rendering over Fiber. It knows HTTP and nothing
+// about Terraform: it reads and writes the store, asks tosca2tf to validate and
+// translate, and tells the engine that work was queued.
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"sort"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"orchestrator/store"
+)
+
+// Config is what the server is told at start.
+type Config struct {
+	Version     string
+	AllowSignup bool
+	// SessionTTL is how long a token from POST /auth/login lasts.
+	SessionTTL time.Duration
+	// SigningKey signs local session tokens (HS256); at least 32 bytes.
+	SigningKey []byte
+	OIDC       OIDCConfig
+	// Login throttling: after MaxLoginFailures failures for a username or client
+	// address within LoginWindow, further attempts are refused for LoginLockout.
+	MaxLoginFailures int
+	LoginWindow      time.Duration
+	LoginLockout     time.Duration
+	// StallAfter is how old a run's heartbeat must be before a reset may take it over.
+	StallAfter time.Duration
+}
+
+// Toolchain reports on the Terraform the engine runs with.
+type Toolchain interface {
+	Check(ctx context.Context) error
+	Versions() map[string]any
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg       Config
+	app       *fiber.App
+	store     *store.Store
+	log       *slog.Logger
+	now       func() time.Time
+	toolchain Toolchain
+	oidc      *oidcVerifiers
+	throttle  *throttle
+	routes    []Route
+}
+
+// Deps are the parts the server is built from.
+type Deps struct {
+	Store     *store.Store
+	Log       *slog.Logger
+	Toolchain Toolchain
+	// Now is the clock (tests move it); time.Now when nil.
+	Now func() time.Time
+}
+
+// New builds the server and its routes.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if len(cfg.SigningKey) < 32 {
+		return nil, fmt.Errorf("signing key must be at least 32 bytes")
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	if cfg.MaxLoginFailures <= 0 {
+		cfg.MaxLoginFailures = 5
+	}
+	if cfg.LoginWindow <= 0 {
+		cfg.LoginWindow = 15 * time.Minute
+	}
+	if cfg.LoginLockout <= 0 {
+		cfg.LoginLockout = 15 * time.Minute
+	}
+	if cfg.StallAfter <= 0 {
+		cfg.StallAfter = 10 * time.Minute
+	}
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	log := deps.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{cfg: cfg, store: deps.Store, log: log, now: now, toolchain: deps.Toolchain}
+	s.oidc = newOIDCVerifiers(cfg.OIDC, now)
+	s.throttle = newThrottle(cfg.MaxLoginFailures, cfg.LoginWindow, cfg.LoginLockout, now)
+	s.app = fiber.New(fiber.Config{
+		AppName:               "orchestrator",
+		ErrorHandler:          s.handleError,
+		BodyLimit:             4 << 20, // per-route limits are tighter; this one guards the parser
+		ReadTimeout:           30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		DisableStartupMessage: true,
+		// Handlers keep strings past the request (stored rows, goroutines): no aliasing.
+		Immutable:    true,
+		StrictRouting: false,
+	})
+	s.app.Use(s.recoverPanics, s.requestIDs, s.accessLog)
+	s.registerRoutes()
+	s.app.Use(func(c *fiber.Ctx) error {
+		return store.Errorf(store.ENotFound, "no route %s %s", c.Method(), c.Path())
+	})
+	return s, nil
+}
+
+// App is the Fiber application (tests drive it over a real listener).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting connections and waits for requests in flight.
+func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+
+// Access says who may call a route.
+type Access int
+
+// Access levels, from open to narrow.
+const (
+	Public     Access = iota // anyone
+	Identified               // any valid token, even of an OIDC user not registered yet
+	Member                   // a registered user
+	Admin                    // an admin
+)
+
+func (a Access) String() string {
+	return [...]string{"public", "identified", "member", "admin"}[a]
+}
+
+// Route is one entry of the route table: the authorization matrix and the OpenAPI
+// parity test are generated from it.
+type Route struct {
+	Method string
+	Path   string // Fiber syntax: /api/v1/users/:id
+	Access Access
+}
+
+// Routes returns the route table, sorted.
+func (s *Server) Routes() []Route {
+	out := append([]Route(nil), s.routes...)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Path != out[j].Path {
+			return out[i].Path < out[j].Path
+		}
+		return out[i].Method < out[j].Method
+	})
+	return out
+}
+
+// handle registers a route with its access level; the guard runs before the handler.
+func (s *Server) handle(method, path string, access Access, h fiber.Handler) {
+	s.routes = append(s.routes, Route{Method: method, Path: path, Access: access})
+	s.app.Add(method, path, s.guard(access), h)
+}
+
+func (s *Server) registerRoutes() {
+	s.app.Get("/healthz", s.healthz)
+	s.app.Get("/readyz", s.readyz)
+	s.routes = append(s.routes, Route{"GET", "/healthz", Public}, Route{"GET", "/readyz", Public})
+	s.handle("GET", "/api/v1/version", Public, s.version)
+
+	s.handle("POST", "/api/v1/auth/login", Public, s.login)
+	s.handle("POST", "/api/v1/users", Public, s.signup)
+	s.handle("GET", "/api/v1/users/me", Member, s.getMe)
+	s.handle("PATCH", "/api/v1/users/me", Member, s.patchMe)
+	s.handle("POST", "/api/v1/users/me/ssh-keys", Member, s.addSSHKey)
+	s.handle("GET", "/api/v1/users/me/ssh-keys", Member, s.listSSHKeys)
+	s.handle("DELETE", "/api/v1/users/me/ssh-keys/:id", Member, s.deleteSSHKey)
+	s.handle("POST", "/api/v1/users/me/tokens", Member, s.createToken)
+	s.handle("GET", "/api/v1/users/me/tokens", Member, s.listTokens)
+	s.handle("DELETE", "/api/v1/users/me/tokens/:id", Member, s.deleteToken)
+	s.handle("GET", "/api/v1/users/:id/picture", Member, s.getPicture)
+	s.handle("GET", "/api/v1/users", Admin, s.listUsers)
+	s.handle("GET", "/api/v1/users/:id", Admin, s.getUser)
+	s.handle("DELETE", "/api/v1/users/:id", Admin, s.deleteUser)
+}

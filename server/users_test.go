@@ -1,0 +1,350 @@
+package server
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"image"
+	"image/color"
+	"image/png"
+	"mime/multipart"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+func TestSignupLoginAndMe(t *testing.T) {
+	app := newTestApp(t)
+	res := app.expect(201, "POST", "/api/v1/users", "", map[string]string{
+		"username": "Alice", "password": "correct horse", "email": "alice@example.org", "name": "Alice Liddell"})
+	u := res.JSON(t)
+	if u["username"] != "alice" || u["email"] != "alice@example.org" || u["is_admin"] != false {
+		t.Fatalf("unexpected user: %s", res.Body)
+	}
+	if strings.Contains(res.Body, "password") {
+		t.Fatalf("the response leaks the password field: %s", res.Body)
+	}
+	token := app.login("alice", "correct horse")
+	me := app.expect(200, "GET", "/api/v1/users/me", token, nil).JSON(t)
+	if me["id"] != u["id"] || me["name"] != "Alice Liddell" {
+		t.Fatalf("GET /users/me returned another user: %v", me)
+	}
+	// The same username again is a conflict.
+	res = app.expect(409, "POST", "/api/v1/users", "", map[string]string{"username": "alice", "password": "another one"})
+	if res.ErrorCode(t) != "conflict" {
+		t.Fatalf("want conflict, got %s", res.Body)
+	}
+}
+
+func TestSignup_RejectsBadInput(t *testing.T) {
+	app := newTestApp(t)
+	cases := []struct {
+		name  string
+		body  string
+		code  int
+		field string
+	}{
+		{"malformed JSON", `{"username": "bob"`, 400, ""},
+		{"empty body", ``, 400, ""},
+		{"wrong type", `{"username": 12, "password": "longenough"}`, 422, "username"},
+		{"unknown field", `{"username": "bob", "password": "longenough", "admin": true}`, 422, "admin"},
+		{"short password", `{"username": "bob", "password": "short"}`, 422, "password"},
+		{"bad username", `{"username": "../etc/passwd", "password": "longenough"}`, 422, "username"},
+		{"bad email", `{"username": "bob", "password": "longenough", "email": "not an email"}`, 422, "email"},
+		{"control characters in name", `{"username": "bob", "password": "longenough", "name": "a\u0000b"}`, 422, "name"},
+		{"trailing data", `{"username": "bob", "password": "longenough"} {}`, 400, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			res := app.do("POST", "/api/v1/users", "", tc.body)
+			if res.Code != tc.code {
+				t.Fatalf("got %d, want %d: %s", res.Code, tc.code, res.Body)
+			}
+			if tc.field != "" {
+				mustContain(t, res.Body, `"field":"`+tc.field+`"`)
+			}
+		})
+	}
+	// Nothing was half-written.
+	if n, _ := app.store.Users.Count(t.Context()); n != 0 {
+		t.Fatalf("bad signups created %d users", n)
+	}
+}
+
+func TestSignup_Disabled(t *testing.T) {
+	app := newTestApp(t, func(c *Config, _ *Deps) { c.AllowSignup = false })
+	res := app.expect(403, "POST", "/api/v1/users", "", map[string]string{"username": "bob", "password": "longenough"})
+	mustContain(t, res.Body, "signup is disabled")
+}
+
+func TestLogin_WrongPasswordAndThrottling(t *testing.T) {
+	app := newTestApp(t)
+	app.signup("carol")
+	for i := 0; i < 5; i++ {
+		res := app.expect(401, "POST", "/api/v1/auth/login", "", map[string]string{"username": "carol", "password": "wrong-password"})
+		mustContain(t, res.Body, "wrong username or password")
+	}
+	// Locked now, even with the right password.
+	res := app.expect(429, "POST", "/api/v1/auth/login", "", map[string]string{"username": "carol", "password": "password-carol"})
+	if res.ErrorCode(t) != "rate_limited" || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("want rate_limited with Retry-After, got %v %s", res.Header, res.Body)
+	}
+	// An unknown user is indistinguishable from a wrong password.
+	app.clock.Advance(16 * time.Minute)
+	res = app.expect(401, "POST", "/api/v1/auth/login", "", map[string]string{"username": "nobody", "password": "whatever1"})
+	mustContain(t, res.Body, "wrong username or password")
+	app.expect(200, "POST", "/api/v1/auth/login", "", map[string]string{"username": "carol", "password": "password-carol"})
+}
+
+func TestSessionToken_ExpiresAndIsSigned(t *testing.T) {
+	app := newTestApp(t)
+	_, token := app.signup("dave")
+	app.expect(200, "GET", "/api/v1/users/me", token, nil)
+	// A token with a changed signature is refused.
+	parts := strings.Split(token, ".")
+	forged := parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))
+	app.expect(401, "GET", "/api/v1/users/me", forged, nil)
+	app.clock.Advance(61 * time.Minute) // SessionTTL is one hour in tests
+	res := app.expect(401, "GET", "/api/v1/users/me", token, nil)
+	mustContain(t, res.Body, "session expired")
+}
+
+func TestAnonymousIs401(t *testing.T) {
+	app := newTestApp(t)
+	for _, path := range []string{"/api/v1/users/me", "/api/v1/users", "/api/v1/users/me/tokens"} {
+		res := app.expect(401, "GET", path, "", nil)
+		if res.ErrorCode(t) != "unauthorized" {
+			t.Fatalf("%s: %s", path, res.Body)
+		}
+	}
+	app.expect(401, "GET", "/api/v1/users/me", "garbage", nil)
+	res := app.do("GET", "/api/v1/users/me", "", nil, "Authorization", "Basic Zm9vOmJhcg==")
+	if res.Code != 401 {
+		t.Fatalf("Basic auth: got %d", res.Code)
+	}
+}
+
+func TestAPITokens_CreateUseRevokeExpire(t *testing.T) {
+	app := newTestApp(t)
+	_, session := app.signup("erin")
+	res := app.expect(201, "POST", "/api/v1/users/me/tokens", session, map[string]any{"name": "ci"})
+	created := res.JSON(t)
+	raw := created["token"].(string)
+	if !strings.HasPrefix(raw, "orc_") {
+		t.Fatalf("token %q lacks the orc_ prefix", raw)
+	}
+	me := app.expect(200, "GET", "/api/v1/users/me", raw, nil).JSON(t)
+	if me["username"] != "erin" {
+		t.Fatalf("token authenticated as %v", me["username"])
+	}
+	list := app.expect(200, "GET", "/api/v1/users/me/tokens", raw, nil)
+	if strings.Contains(list.Body, raw) || strings.Contains(list.Body, hashToken(raw)) {
+		t.Fatalf("the token list shows the token or its hash: %s", list.Body)
+	}
+	mustContain(t, list.Body, `"name":"ci"`, `"last_used_at":"`)
+	app.expect(204, "DELETE", "/api/v1/users/me/tokens/"+created["id"].(string), session, nil)
+	app.expect(401, "GET", "/api/v1/users/me", raw, nil)
+
+	// Expiry: valid until the clock passes expires_at.
+	exp := app.clock.Now().Add(2 * time.Hour)
+	short := app.expect(201, "POST", "/api/v1/users/me/tokens", session, map[string]any{"name": "short", "expires_at": exp}).JSON(t)["token"].(string)
+	app.expect(200, "GET", "/api/v1/users/me", short, nil)
+	app.clock.Advance(3 * time.Hour)
+	res = app.expect(401, "GET", "/api/v1/users/me", short, nil)
+	mustContain(t, res.Body, "expired")
+
+	// Tokens cannot be created already expired, or without a name.
+	session = app.login("erin", "password-erin")
+	app.expect(422, "POST", "/api/v1/users/me/tokens", session, map[string]any{"name": "old", "expires_at": app.clock.Now().Add(-time.Minute)})
+	app.expect(422, "POST", "/api/v1/users/me/tokens", session, map[string]any{"name": ""})
+	// Someone else's token id is not found.
+	_, other := app.signup("frank")
+	id := app.expect(201, "POST", "/api/v1/users/me/tokens", session, map[string]any{"name": "mine"}).JSON(t)["id"].(string)
+	app.expect(404, "DELETE", "/api/v1/users/me/tokens/"+id, other, nil)
+}
+
+func TestPatchMe(t *testing.T) {
+	app := newTestApp(t)
+	_, token := app.signup("gina")
+	res := app.expect(200, "PATCH", "/api/v1/users/me", token, map[string]any{"name": "Gina", "email": "gina@example.org", "picture_url": "https://example.org/g.png"})
+	mustContain(t, res.Body, `"name":"Gina"`, `"email":"gina@example.org"`, `"picture_url":"https://example.org/g.png"`)
+	app.expect(422, "PATCH", "/api/v1/users/me", token, map[string]any{"picture_url": "javascript:alert(1)"})
+	app.expect(422, "PATCH", "/api/v1/users/me", token, map[string]any{"email": "nope"})
+	app.expect(422, "PATCH", "/api/v1/users/me", token, map[string]any{"is_admin": true})
+	res = app.expect(200, "GET", "/api/v1/users/me", token, nil)
+	mustContain(t, res.Body, `"is_admin":false`, `"name":"Gina"`)
+}
+
+func multipartBody(t *testing.T, field, filename string, data []byte, values map[string]string) (string, []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	w := multipart.NewWriter(&buf)
+	for k, v := range values {
+		w.WriteField(k, v)
+	}
+	if data != nil {
+		fw, err := w.CreateFormFile(field, filename)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fw.Write(data)
+	}
+	w.Close()
+	return w.FormDataContentType(), buf.Bytes()
+}
+
+func pngBytes(t *testing.T) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	img.Set(1, 1, color.RGBA{255, 0, 0, 255})
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestPictureUpload(t *testing.T) {
+	app := newTestApp(t)
+	id, token := app.signup("hank")
+	ct, body := multipartBody(t, "picture", "me.png", pngBytes(t), map[string]string{"name": "Hank"})
+	res := app.do("PATCH", "/api/v1/users/me", token, body, "Content-Type", ct)
+	if res.Code != 200 {
+		t.Fatalf("upload: %d %s", res.Code, res.Body)
+	}
+	mustContain(t, res.Body, `"picture_url":"/api/v1/users/`+id+`/picture"`, `"name":"Hank"`)
+	pic := app.expect(200, "GET", "/api/v1/users/"+id+"/picture", token, nil)
+	if pic.Header.Get("Content-Type") != "image/png" || !bytes.Equal([]byte(pic.Body), pngBytes(t)) {
+		t.Fatalf("picture served back differs: %s", pic.Header.Get("Content-Type"))
+	}
+
+	// Over 1 MiB: 413.
+	big := append(pngBytes(t), make([]byte, 1<<20)...)
+	ct, body = multipartBody(t, "picture", "big.png", big, nil)
+	res = app.do("PATCH", "/api/v1/users/me", token, body, "Content-Type", ct)
+	if res.Code != 413 || res.ErrorCode(t) != "too_large" {
+		t.Fatalf("oversized picture: %d %s", res.Code, res.Body)
+	}
+	// Not an image: 422.
+	ct, body = multipartBody(t, "picture", "me.png", []byte("#!/bin/sh\necho not an image\n"), nil)
+	res = app.do("PATCH", "/api/v1/users/me", token, body, "Content-Type", ct)
+	if res.Code != 422 {
+		t.Fatalf("not an image: %d %s", res.Code, res.Body)
+	}
+	mustContain(t, res.Body, `"field":"picture"`)
+	// A PNG signature with garbage after it is not an image either.
+	ct, body = multipartBody(t, "picture", "me.png", append([]byte("\x89PNG\r\n\x1a\n"), []byte("garbage")...), nil)
+	if res = app.do("PATCH", "/api/v1/users/me", token, body, "Content-Type", ct); res.Code != 422 {
+		t.Fatalf("truncated PNG: %d %s", res.Code, res.Body)
+	}
+}
+
+func sshKey(t *testing.T, comment string) string {
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) + " " + comment
+}
+
+func TestSSHKeys(t *testing.T) {
+	app := newTestApp(t)
+	_, token := app.signup("ivy")
+	key := sshKey(t, "ivy@laptop")
+	res := app.expect(201, "POST", "/api/v1/users/me/ssh-keys", token, map[string]any{"public_key": key})
+	k := res.JSON(t)
+	if !strings.HasPrefix(k["fingerprint"].(string), "SHA256:") || k["name"] != "ivy@laptop" {
+		t.Fatalf("unexpected key: %s", res.Body)
+	}
+	res = app.expect(409, "POST", "/api/v1/users/me/ssh-keys", token, map[string]any{"public_key": key, "name": "again"})
+	mustContain(t, res.Body, "already registered")
+
+	weak, _ := rsa.GenerateKey(rand.Reader, 1024)
+	weakPub, _ := ssh.NewPublicKey(&weak.PublicKey)
+	for name, bad := range map[string]string{
+		"garbage":     "ssh-ed25519 not-base64!!",
+		"empty":       "",
+		"private key": "-----BEGIN OPENSSH PRIVATE KEY-----",
+		"two lines":   key + "\n" + key,
+		"options":     `command="rm -rf /" ` + key,
+		"weak rsa":    string(ssh.MarshalAuthorizedKey(weakPub)),
+	} {
+		res := app.do("POST", "/api/v1/users/me/ssh-keys", token, map[string]any{"public_key": bad})
+		if res.Code != 422 {
+			t.Fatalf("%s: got %d %s", name, res.Code, res.Body)
+		}
+		mustContain(t, res.Body, `"field":"public_key"`)
+	}
+	me := app.expect(200, "GET", "/api/v1/users/me", token, nil)
+	mustContain(t, me.Body, k["fingerprint"].(string))
+	list := app.expect(200, "GET", "/api/v1/users/me/ssh-keys", token, nil).JSON(t)
+	if n := len(list["items"].([]any)); n != 1 {
+		t.Fatalf("want 1 key, got %d", n)
+	}
+	// Another user cannot delete it; the owner can.
+	_, other := app.signup("jack")
+	app.expect(404, "DELETE", "/api/v1/users/me/ssh-keys/"+k["id"].(string), other, nil)
+	app.expect(204, "DELETE", "/api/v1/users/me/ssh-keys/"+k["id"].(string), token, nil)
+	app.expect(404, "DELETE", "/api/v1/users/me/ssh-keys/"+k["id"].(string), token, nil)
+}
+
+func TestAdminUserManagement(t *testing.T) {
+	app := newTestApp(t)
+	adminID, admin := app.admin("root")
+	userID, user := app.signup("kate")
+	for i := 0; i < 12; i++ {
+		app.signup("user" + itoa(i))
+	}
+	// Non-admins get 403 on admin routes.
+	for _, r := range []struct{ method, path string }{
+		{"GET", "/api/v1/users"}, {"GET", "/api/v1/users/" + adminID}, {"DELETE", "/api/v1/users/" + adminID},
+	} {
+		res := app.expect(403, r.method, r.path, user, nil)
+		if res.ErrorCode(t) != "forbidden" {
+			t.Fatalf("%s %s: %s", r.method, r.path, res.Body)
+		}
+	}
+	page := app.expect(200, "GET", "/api/v1/users?size=5&page=2", admin, nil).JSON(t)
+	info := page["page"].(map[string]any)
+	if info["total_items"].(float64) != 14 || info["total_pages"].(float64) != 3 || len(page["items"].([]any)) != 5 {
+		t.Fatalf("unexpected page: %v", info)
+	}
+	links := page["links"].(map[string]any)
+	if !strings.Contains(links["next"].(string), "page=3") || !strings.Contains(links["prev"].(string), "page=1") {
+		t.Fatalf("unexpected links: %v", links)
+	}
+	app.expect(400, "GET", "/api/v1/users?size=1001", admin, nil)
+	app.expect(400, "GET", "/api/v1/users?colour=blue", admin, nil)
+	got := app.expect(200, "GET", "/api/v1/users/"+userID, admin, nil).JSON(t)
+	if got["username"] != "kate" {
+		t.Fatalf("GET user: %v", got)
+	}
+	app.expect(204, "DELETE", "/api/v1/users/"+userID, admin, nil)
+	app.expect(404, "GET", "/api/v1/users/"+userID, admin, nil)
+	app.expect(401, "GET", "/api/v1/users/me", user, nil) // a deleted user's session dies with them
+	res := app.expect(409, "DELETE", "/api/v1/users/"+adminID, admin, nil)
+	mustContain(t, res.Body, "last admin")
+}
+
+func TestErrorsAreJSONEverywhere(t *testing.T) {
+	app := newTestApp(t)
+	res := app.expect(404, "GET", "/api/v1/no-such-route", "", nil)
+	if res.ErrorCode(t) != "not_found" || res.Header.Get("X-Request-ID") == "" {
+		t.Fatalf("unknown route: %v %s", res.Header, res.Body)
+	}
+	huge := `{"username": "` + strings.Repeat("a", 5<<20) + `"}`
+	res = app.do("POST", "/api/v1/users", "", huge)
+	if res.Code != 413 {
+		t.Fatalf("huge body: %d", res.Code)
+	}
+	res = app.do("GET", "/healthz", "", nil, "X-Request-ID", "abc-123")
+	if res.Header.Get("X-Request-ID") != "abc-123" {
+		t.Fatalf("request id not echoed: %v", res.Header)
+	}
+}

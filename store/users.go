@@ -1,0 +1,292 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// User is a person or robot that calls the API. A user logs in with a local
+// password, with OIDC tokens from a configured issuer, or with API tokens.
+type User struct {
+	ID           string
+	Username     string
+	PasswordHash string // empty for OIDC-only accounts
+	OIDCIssuer   string
+	OIDCSubject  string
+	Name         string
+	Email        string
+	PictureURL   string
+	PictureType  string // set when a picture was uploaded; the bytes are read with Users.Picture
+	IsAdmin      bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	SSHKeys      []SSHKey
+}
+
+// Users stores user accounts. Only admins list, read or delete other users;
+// everyone else reads and edits themselves only (the server enforces it).
+type Users struct{ s *Store }
+
+const userColumns = `id, username, COALESCE(password_hash, ''), COALESCE(oidc_issuer, ''), COALESCE(oidc_subject, ''),
+	name, email, picture_url, picture_type, is_admin, created_at, updated_at`
+
+func scanUser(row interface{ Scan(...any) error }) (*User, error) {
+	var u User
+	var created, updated string
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.OIDCIssuer, &u.OIDCSubject,
+		&u.Name, &u.Email, &u.PictureURL, &u.PictureType, &u.IsAdmin, &created, &updated); err != nil {
+		return nil, err
+	}
+	u.CreatedAt, u.UpdatedAt = parseTime(created), parseTime(updated)
+	return &u, nil
+}
+
+// Create stores a new user. A taken username or OIDC identity is a conflict.
+func (r *Users) Create(ctx context.Context, u *User) error {
+	if u.ID == "" {
+		u.ID = NewID()
+	}
+	now := r.s.Now()
+	u.CreatedAt, u.UpdatedAt = now, now
+	_, err := r.s.db.ExecContext(ctx, `INSERT INTO users (id, username, password_hash, oidc_issuer, oidc_subject,
+		name, email, picture_url, is_admin, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Username, nullIfEmpty(u.PasswordHash), nullIfEmpty(u.OIDCIssuer), nullIfEmpty(u.OIDCSubject),
+		u.Name, u.Email, u.PictureURL, u.IsAdmin, fmtTime(now), fmtTime(now))
+	if isUniqueViolation(err) {
+		if u.OIDCSubject != "" {
+			return Errorf(EConflict, "this identity is already registered")
+		}
+		return Errorf(EConflict, "username %q is taken", u.Username)
+	}
+	if err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	return nil
+}
+
+// Get returns a user with their ssh keys.
+func (r *Users) Get(ctx context.Context, id string) (*User, error) {
+	u, err := scanUser(r.s.db.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
+	if err != nil {
+		return nil, notFound(err, "user", id)
+	}
+	return r.withKeys(ctx, u)
+}
+
+// ByUsername returns the local account with that username.
+func (r *Users) ByUsername(ctx context.Context, username string) (*User, error) {
+	u, err := scanUser(r.s.db.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE username = ?", username))
+	if err != nil {
+		return nil, notFound(err, "user", username)
+	}
+	return r.withKeys(ctx, u)
+}
+
+// ByOIDC returns the user registered with an OIDC identity.
+func (r *Users) ByOIDC(ctx context.Context, issuer, subject string) (*User, error) {
+	u, err := scanUser(r.s.db.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE oidc_issuer = ? AND oidc_subject = ?", issuer, subject))
+	if err != nil {
+		return nil, notFound(err, "user", subject)
+	}
+	return r.withKeys(ctx, u)
+}
+
+func (r *Users) withKeys(ctx context.Context, u *User) (*User, error) {
+	keys, err := r.s.SSHKeys.List(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	u.SSHKeys = keys
+	return u, nil
+}
+
+// Count returns how many users exist (zero means a fresh installation).
+func (r *Users) Count(ctx context.Context) (int, error) {
+	var n int
+	if err := r.s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}
+
+// List returns a page of users, oldest first.
+func (r *Users) List(ctx context.Context, p Page) ([]*User, Total, error) {
+	var n int
+	if err := r.s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM users").Scan(&n); err != nil {
+		return nil, Total{}, fmt.Errorf("count users: %w", err)
+	}
+	rows, err := r.s.db.QueryContext(ctx, "SELECT "+userColumns+" FROM users ORDER BY created_at, id LIMIT ? OFFSET ?", p.limit(), p.offset())
+	if err != nil {
+		return nil, Total{}, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var users []*User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, Total{}, fmt.Errorf("list users: %w", err)
+		}
+		users = append(users, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, Total{}, fmt.Errorf("list users: %w", err)
+	}
+	for _, u := range users {
+		if _, err := r.withKeys(ctx, u); err != nil {
+			return nil, Total{}, err
+		}
+	}
+	return users, totalOf(n, p), nil
+}
+
+// UserUpdate holds the profile fields a user may change; nil means unchanged.
+type UserUpdate struct {
+	Name       *string
+	Email      *string
+	PictureURL *string
+	// Picture replaces the uploaded picture (and clears PictureURL) when not nil.
+	Picture     []byte
+	PictureType string
+}
+
+// Update changes a user's profile.
+func (r *Users) Update(ctx context.Context, id string, up UserUpdate) (*User, error) {
+	err := r.s.tx(ctx, func(tx *sql.Tx) error {
+		u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
+		if err != nil {
+			return notFound(err, "user", id)
+		}
+		if up.Name != nil {
+			u.Name = *up.Name
+		}
+		if up.Email != nil {
+			u.Email = *up.Email
+		}
+		if up.PictureURL != nil {
+			u.PictureURL = *up.PictureURL
+			// A URL replaces an uploaded picture.
+			if _, err := tx.ExecContext(ctx, "UPDATE users SET picture = NULL, picture_type = '' WHERE id = ?", id); err != nil {
+				return err
+			}
+		}
+		if up.Picture != nil {
+			u.PictureURL = ""
+			if _, err := tx.ExecContext(ctx, "UPDATE users SET picture = ?, picture_type = ? WHERE id = ?", up.Picture, up.PictureType, id); err != nil {
+				return err
+			}
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE users SET name = ?, email = ?, picture_url = ?, updated_at = ? WHERE id = ?",
+			u.Name, u.Email, u.PictureURL, fmtTime(r.s.Now()), id)
+		return err
+	})
+	if err != nil {
+		return nil, wrapUnlessStoreError(err, "update user %s", id)
+	}
+	return r.Get(ctx, id)
+}
+
+// Picture returns an uploaded picture and its media type.
+func (r *Users) Picture(ctx context.Context, id string) ([]byte, string, error) {
+	var data []byte
+	var typ string
+	err := r.s.db.QueryRowContext(ctx, "SELECT picture, picture_type FROM users WHERE id = ?", id).Scan(&data, &typ)
+	if err != nil {
+		return nil, "", notFound(err, "user", id)
+	}
+	if len(data) == 0 {
+		return nil, "", Errorf(ENotFound, "user %q has no uploaded picture", id)
+	}
+	return data, typ, nil
+}
+
+// SetPassword replaces a local account's password hash.
+func (r *Users) SetPassword(ctx context.Context, id, hash string) error {
+	res, err := r.s.db.ExecContext(ctx, "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?", hash, fmtTime(r.s.Now()), id)
+	if err != nil {
+		return fmt.Errorf("set password of %s: %w", id, err)
+	}
+	return mustAffect(res, "user", id)
+}
+
+// SetAdmin grants or revokes the admin flag.
+func (r *Users) SetAdmin(ctx context.Context, id string, admin bool) error {
+	res, err := r.s.db.ExecContext(ctx, "UPDATE users SET is_admin = ?, updated_at = ? WHERE id = ?", admin, fmtTime(r.s.Now()), id)
+	if err != nil {
+		return fmt.Errorf("set admin of %s: %w", id, err)
+	}
+	return mustAffect(res, "user", id)
+}
+
+// Delete removes a user with their keys, tokens and ownerships. While the user is
+// the only owner of a deployment that is not deleted, it is a conflict unless force
+// is set; forced, those deployments are left with their remaining owners (or none,
+// for admins to handle).
+func (r *Users) Delete(ctx context.Context, id string, force bool) error {
+	return r.s.tx(ctx, func(tx *sql.Tx) error {
+		var exists int
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE id = ?", id).Scan(&exists); err != nil {
+			return fmt.Errorf("delete user %s: %w", id, err)
+		}
+		if exists == 0 {
+			return Errorf(ENotFound, "user %q not found", id)
+		}
+		if !force {
+			rows, err := tx.QueryContext(ctx, `SELECT d.id FROM deployments d JOIN deployment_owners o ON o.deployment_id = d.id
+				WHERE o.user_id = ? AND d.deleted_at IS NULL
+				AND (SELECT COUNT(*) FROM deployment_owners o2 WHERE o2.deployment_id = d.id) = 1 ORDER BY d.id`, id)
+			if err != nil {
+				return fmt.Errorf("delete user %s: %w", id, err)
+			}
+			var sole []string
+			for rows.Next() {
+				var d string
+				if err := rows.Scan(&d); err != nil {
+					rows.Close()
+					return err
+				}
+				sole = append(sole, d)
+			}
+			rows.Close()
+			if len(sole) > 0 {
+				e := Errorf(EConflict, "user is the only owner of %d live deployment(s); add another owner or pass force=true", len(sole))
+				for _, d := range sole {
+					e.WithDetails(Detail{Field: "deployments", Message: d})
+				}
+				return e
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM users WHERE id = ?", id); err != nil {
+			return fmt.Errorf("delete user %s: %w", id, err)
+		}
+		return nil
+	})
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func mustAffect(res sql.Result, what, id string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("update %s %s: %w", what, id, err)
+	}
+	if n == 0 {
+		return Errorf(ENotFound, "%s %q not found", what, id)
+	}
+	return nil
+}
+
+// wrapUnlessStoreError adds context to unexpected errors and passes *Error through
+// untouched, so its code and message reach the client.
+func wrapUnlessStoreError(err error, format string, args ...any) error {
+	if _, ok := err.(*Error); ok {
+		return err
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
