@@ -101,12 +101,12 @@ func TestOIDC(t *testing.T) {
 
 	otherKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	for name, tok := range map[string]string{
-		"wrong issuer":  idp.token(t, claims("subject-1", func(c jwt.MapClaims) { c["iss"] = "https://evil.example.org" }), nil),
-		"expired":       idp.token(t, claims("subject-1", func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Minute).Unix() }), nil),
-		"bad signature": idp.token(t, claims("subject-1", nil), otherKey),
+		"wrong issuer":   idp.token(t, claims("subject-1", func(c jwt.MapClaims) { c["iss"] = "https://evil.example.org" }), nil),
+		"expired":        idp.token(t, claims("subject-1", func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Minute).Unix() }), nil),
+		"bad signature":  idp.token(t, claims("subject-1", nil), otherKey),
 		"wrong audience": idp.token(t, claims("subject-1", func(c jwt.MapClaims) { c["aud"] = "someone-else" }), nil),
-		"not yet valid": idp.token(t, claims("subject-1", func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Hour).Unix() }), nil),
-		"alg none":      jwtNone(t, claims("subject-1", nil)),
+		"not yet valid":  idp.token(t, claims("subject-1", func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Hour).Unix() }), nil),
+		"alg none":       jwtNone(t, claims("subject-1", nil)),
 	} {
 		t.Run(name, func(t *testing.T) {
 			res := app.expect(401, "GET", "/api/v1/users/me", tok, nil)

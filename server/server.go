@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"orchestrator/store"
+	"orchestrator/tosca2tf"
 )
 
 // Config is what the server is told at start.
@@ -35,6 +37,26 @@ type Config struct {
 	StallAfter time.Duration
 }
 
+// Engine is what the server asks of the deployment engine.
+type Engine interface {
+	// Wake tells the workers a run was queued.
+	Wake()
+	// Cancel cancels a queued run or interrupts a running one.
+	Cancel(ctx context.Context, runID, reason string) (*store.Run, error)
+	// Holds reports whether a worker is running the run right now.
+	Holds(runID string) bool
+	// Translate renders a deployment's Terraform the way a run will.
+	Translate(ctx context.Context, d *store.Deployment) (*tosca2tf.Result, error)
+	// ShowState returns the redacted `terraform show -json` view of the newest state.
+	ShowState(ctx context.Context, d *store.Deployment) (json.RawMessage, error)
+	// Plan previews an update without changing anything.
+	Plan(ctx context.Context, d *store.Deployment) (any, error)
+	// PurgeLogs deletes log lines older than before.
+	PurgeLogs(ctx context.Context, before time.Time) (int64, error)
+	// RemoveWorkdir removes a hard-deleted deployment's workdir.
+	RemoveWorkdir(deploymentID string) error
+}
+
 // Toolchain reports on the Terraform the engine runs with.
 type Toolchain interface {
 	Check(ctx context.Context) error
@@ -49,6 +71,10 @@ type Server struct {
 	log       *slog.Logger
 	now       func() time.Time
 	toolchain Toolchain
+	engine    Engine
+	metrics   *Metrics
+	resolver  *tosca2tf.Resolver
+	done      chan struct{}
 	oidc      *oidcVerifiers
 	throttle  *throttle
 	routes    []Route
@@ -59,6 +85,11 @@ type Deps struct {
 	Store     *store.Store
 	Log       *slog.Logger
 	Toolchain Toolchain
+	Engine    Engine
+	// Resolver resolves URL imports of submitted templates (type libraries).
+	Resolver *tosca2tf.Resolver
+	// Metrics are shared with the engine; NewMetrics() when nil.
+	Metrics *Metrics
 	// Now is the clock (tests move it); time.Now when nil.
 	Now func() time.Time
 }
@@ -91,7 +122,17 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, store: deps.Store, log: log, now: now, toolchain: deps.Toolchain}
+	resolver := deps.Resolver
+	if resolver == nil {
+		resolver = &tosca2tf.Resolver{}
+	}
+	metrics := deps.Metrics
+	if metrics == nil {
+		metrics = NewMetrics()
+	}
+	metrics.watchQueue(deps.Store)
+	s := &Server{cfg: cfg, store: deps.Store, log: log, now: now, toolchain: deps.Toolchain, engine: deps.Engine,
+		resolver: resolver, done: make(chan struct{}), metrics: metrics}
 	s.oidc = newOIDCVerifiers(cfg.OIDC, now)
 	s.throttle = newThrottle(cfg.MaxLoginFailures, cfg.LoginWindow, cfg.LoginLockout, now)
 	s.app = fiber.New(fiber.Config{
@@ -102,10 +143,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		IdleTimeout:           2 * time.Minute,
 		DisableStartupMessage: true,
 		// Handlers keep strings past the request (stored rows, goroutines): no aliasing.
-		Immutable:    true,
+		Immutable:     true,
 		StrictRouting: false,
 	})
-	s.app.Use(s.recoverPanics, s.requestIDs, s.accessLog)
+	s.app.Use(s.recoverPanics, s.requestIDs, s.accessLog, s.countRequests)
 	s.registerRoutes()
 	s.app.Use(func(c *fiber.Ctx) error {
 		return store.Errorf(store.ENotFound, "no route %s %s", c.Method(), c.Path())
@@ -119,8 +160,16 @@ func (s *Server) App() *fiber.App { return s.app }
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
 
-// Shutdown stops accepting connections and waits for requests in flight.
-func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+// Shutdown ends log streams, stops accepting connections and waits for requests
+// in flight.
+func (s *Server) Shutdown(ctx context.Context) error {
+	select {
+	case <-s.done:
+	default:
+		close(s.done)
+	}
+	return s.app.ShutdownWithContext(ctx)
+}
 
 // Access says who may call a route.
 type Access int
@@ -164,9 +213,9 @@ func (s *Server) handle(method, path string, access Access, h fiber.Handler) {
 }
 
 func (s *Server) registerRoutes() {
-	s.app.Get("/healthz", s.healthz)
-	s.app.Get("/readyz", s.readyz)
-	s.routes = append(s.routes, Route{"GET", "/healthz", Public}, Route{"GET", "/readyz", Public})
+	s.handle("GET", "/healthz", Public, s.healthz)
+	s.handle("GET", "/readyz", Public, s.readyz)
+	s.handle("GET", "/metrics", Public, s.metricsHandler())
 	s.handle("GET", "/api/v1/version", Public, s.version)
 
 	s.handle("POST", "/api/v1/auth/login", Public, s.login)
@@ -183,4 +232,42 @@ func (s *Server) registerRoutes() {
 	s.handle("GET", "/api/v1/users", Admin, s.listUsers)
 	s.handle("GET", "/api/v1/users/:id", Admin, s.getUser)
 	s.handle("DELETE", "/api/v1/users/:id", Admin, s.deleteUser)
+
+	s.handle("GET", "/api/v1/templates", Member, s.listTemplates)
+	s.handle("POST", "/api/v1/templates", Admin, s.addTemplate)
+	s.handle("GET", "/api/v1/templates/:id", Member, s.getTemplate)
+	s.handle("GET", "/api/v1/templates/:id/content", Member, s.getTemplateContent)
+	s.handle("PATCH", "/api/v1/templates/:id", Admin, s.patchTemplate)
+	s.handle("DELETE", "/api/v1/templates/:id", Admin, s.deleteTemplate)
+
+	s.handle("GET", "/api/v1/targets", Member, s.listTargets)
+	s.handle("POST", "/api/v1/targets", Admin, s.createTarget)
+	s.handle("GET", "/api/v1/targets/:name", Member, s.getTarget)
+	s.handle("PATCH", "/api/v1/targets/:name", Admin, s.patchTarget)
+	s.handle("DELETE", "/api/v1/targets/:name", Admin, s.deleteTarget)
+
+	s.handle("POST", "/api/v1/deployments", Member, s.submit)
+	s.handle("GET", "/api/v1/deployments", Member, s.listDeployments)
+	s.handle("GET", "/api/v1/deployments/:id", Member, s.getDeployment)
+	s.handle("PATCH", "/api/v1/deployments/:id", Member, s.patchDeployment)
+	s.handle("PUT", "/api/v1/deployments/:id", Member, s.updateDeployment)
+	s.handle("DELETE", "/api/v1/deployments/:id", Member, s.deleteDeployment)
+	s.handle("POST", "/api/v1/deployments/:id/plan", Member, s.planDeployment)
+	s.handle("POST", "/api/v1/deployments/:id/reset", Member, s.resetDeployment)
+	s.handle("GET", "/api/v1/deployments/:id/template", Member, s.getDeploymentTemplate)
+	s.handle("GET", "/api/v1/deployments/:id/terraform", Member, s.getTerraform)
+	s.handle("GET", "/api/v1/deployments/:id/state", Member, s.getState)
+	s.handle("GET", "/api/v1/deployments/:id/outputs", Member, s.getOutputs)
+	s.handle("GET", "/api/v1/deployments/:id/logs", Member, s.getLogs)
+	s.handle("GET", "/api/v1/deployments/:id/runs", Member, s.listRuns)
+	s.handle("GET", "/api/v1/deployments/:id/resources", Member, s.listResources)
+	s.handle("GET", "/api/v1/deployments/:id/resources/:rid", Member, s.getResource)
+	s.handle("POST", "/api/v1/deployments/:id/resources/:rid/actions", Member, s.resourceAction)
+	s.handle("POST", "/api/v1/deployments/:id/resources/:rid/reset", Member, s.resetResource)
+	s.handle("GET", "/api/v1/deployments/:id/owners", Admin, s.listOwners)
+	s.handle("POST", "/api/v1/deployments/:id/owners", Admin, s.addOwner)
+	s.handle("DELETE", "/api/v1/deployments/:id/owners/:user", Admin, s.removeOwner)
+	s.handle("GET", "/api/v1/runs/:id", Member, s.getRun)
+	s.handle("POST", "/api/v1/runs/:id/cancel", Member, s.cancelRun)
+	s.handle("DELETE", "/api/v1/logs", Admin, s.purgeLogs)
 }

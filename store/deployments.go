@@ -601,3 +601,12 @@ func (r *Deployments) RemoveOwner(ctx context.Context, id, userID string) error 
 		return err
 	})
 }
+
+// SetPowerStates records which Compute instances should be started or stopped.
+func (r *Deployments) SetPowerStates(ctx context.Context, id string, states map[string]map[string]string) error {
+	_, err := r.s.db.ExecContext(ctx, "UPDATE deployments SET power_states = ? WHERE id = ?", mustJSON(states), id)
+	if err != nil {
+		return fmt.Errorf("set power states of %s: %w", id, err)
+	}
+	return nil
+}

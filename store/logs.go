@@ -227,3 +227,12 @@ func (q *Logs) Purge(ctx context.Context, before time.Time, batch int) (int64, e
 		}
 	}
 }
+
+// LastSeq returns the sequence number of a deployment's newest log line.
+func (q *Logs) LastSeq(ctx context.Context, deploymentID string) (int64, error) {
+	var last int64
+	if err := q.s.db.QueryRowContext(ctx, "SELECT log_seq FROM deployments WHERE id = ?", deploymentID).Scan(&last); err != nil {
+		return 0, notFound(err, "deployment", deploymentID)
+	}
+	return last, nil
+}

@@ -26,8 +26,9 @@ var migrations embed.FS
 
 // Store is the service's database, one field per entity.
 type Store struct {
-	db  *sql.DB
-	now func() time.Time
+	db      *sql.DB
+	now     func() time.Time
+	sealKey []byte
 
 	Users       *Users
 	SSHKeys     *SSHKeys

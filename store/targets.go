@@ -8,16 +8,18 @@ import (
 	"time"
 )
 
-// Target is an IaaS where deployments run. Its credentials are sealed by the caller
-// before they reach the store and are never returned by the API or logged.
+// Target is an IaaS where deployments run. Its credentials are sealed at rest, read
+// back only by the engine (Targets.Credentials), and never returned by the API.
 type Target struct {
 	Name        string
 	Kind        string // "local" or "openstack"
 	Description string
 	Config      json.RawMessage
-	Credentials []byte // sealed; nil when the target needs none
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// HasCredentials says whether credentials are stored (their values never leave the store but to Terraform).
+	HasCredentials bool
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	sealed         []byte
 }
 
 // Targets stores targets. Everyone reads names and kinds; only admins change them.
@@ -28,20 +30,26 @@ const targetColumns = "name, kind, description, config, credentials, created_at,
 func scanTarget(row interface{ Scan(...any) error }) (*Target, error) {
 	var t Target
 	var config, created, updated string
-	if err := row.Scan(&t.Name, &t.Kind, &t.Description, &config, &t.Credentials, &created, &updated); err != nil {
+	if err := row.Scan(&t.Name, &t.Kind, &t.Description, &config, &t.sealed, &created, &updated); err != nil {
 		return nil, err
 	}
+	t.HasCredentials = len(t.sealed) > 0
 	t.Config = json.RawMessage(config)
 	t.CreatedAt, t.UpdatedAt = parseTime(created), parseTime(updated)
 	return &t, nil
 }
 
-// Create adds a target; a taken name is a conflict.
-func (r *Targets) Create(ctx context.Context, t *Target) error {
+// Create adds a target with its credentials (sealed); a taken name is a conflict.
+func (r *Targets) Create(ctx context.Context, t *Target, creds map[string]string) error {
 	now := r.s.Now()
 	t.CreatedAt, t.UpdatedAt = now, now
-	_, err := r.s.db.ExecContext(ctx, `INSERT INTO targets (name, kind, description, config, credentials, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, t.Name, t.Kind, t.Description, jsonOr(t.Config, "{}"), t.Credentials, fmtTime(now), fmtTime(now))
+	sealed, err := r.s.seal(creds)
+	if err != nil {
+		return fmt.Errorf("create target: %w", err)
+	}
+	t.sealed, t.HasCredentials = sealed, len(sealed) > 0
+	_, err = r.s.db.ExecContext(ctx, `INSERT INTO targets (name, kind, description, config, credentials, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, t.Name, t.Kind, t.Description, jsonOr(t.Config, "{}"), sealed, fmtTime(now), fmtTime(now))
 	if isUniqueViolation(err) {
 		return Errorf(EConflict, "target %q already exists", t.Name).WithDetails(Detail{Field: "name", Message: "duplicate"})
 	}
@@ -82,9 +90,8 @@ func (r *Targets) List(ctx context.Context) ([]*Target, error) {
 type TargetUpdate struct {
 	Description *string
 	Config      json.RawMessage
-	Credentials []byte
-	// ClearCredentials removes stored credentials.
-	ClearCredentials bool
+	// Credentials replace the stored ones when not nil (an empty map clears them).
+	Credentials map[string]string
 }
 
 // Update changes a target.
@@ -101,13 +108,12 @@ func (r *Targets) Update(ctx context.Context, name string, up TargetUpdate) (*Ta
 			t.Config = up.Config
 		}
 		if up.Credentials != nil {
-			t.Credentials = up.Credentials
-		}
-		if up.ClearCredentials {
-			t.Credentials = nil
+			if t.sealed, err = r.s.seal(up.Credentials); err != nil {
+				return err
+			}
 		}
 		_, err = tx.ExecContext(ctx, "UPDATE targets SET description = ?, config = ?, credentials = ?, updated_at = ? WHERE name = ?",
-			t.Description, jsonOr(t.Config, "{}"), t.Credentials, fmtTime(r.s.Now()), name)
+			t.Description, jsonOr(t.Config, "{}"), t.sealed, fmtTime(r.s.Now()), name)
 		return err
 	})
 	if err != nil {
@@ -132,4 +138,14 @@ func (r *Targets) Delete(ctx context.Context, name string) error {
 		}
 		return mustAffect(res, "target", name)
 	})
+}
+
+// Credentials unseals a target's credentials, for the engine to pass to Terraform
+// as environment variables. Nothing else calls it.
+func (r *Targets) Credentials(ctx context.Context, name string) (map[string]string, error) {
+	t, err := r.Get(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return r.s.unseal(t.sealed)
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -22,9 +23,12 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"orchestrator/examples"
+	"orchestrator/jobs"
 	"orchestrator/jobs/toolchain"
 	"orchestrator/server"
 	"orchestrator/store"
+	"orchestrator/tosca2tf"
 )
 
 // serveConfig is every setting of `serve`; each flag has an ORCHESTRATOR_* twin.
@@ -49,6 +53,11 @@ type serveConfig struct {
 	LogFormat      string
 	LoadExamples   bool
 	ShutdownGrace  time.Duration
+	TypesMap       []string
+	AllowFetch     []string
+	Schedules      jobs.Schedules
+	KillGrace      time.Duration
+	RunTimeout     time.Duration
 }
 
 func parseServeFlags(args []string) (*serveConfig, error) {
@@ -74,13 +83,22 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	loadExamples := fs.Bool("load-examples", true, "load the example templates into an empty catalog")
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "how long SIGTERM waits for requests and runs")
+	typesMap := fs.List("types-map", "serve URL imports under URLPREFIX from a local type library: URLPREFIX=DIR")
+	allowFetch := fs.List("allow-fetch", "allow fetching URL imports under this prefix over HTTP (off unless set)")
+	stalled := fs.String("stalled-schedule", "@every 1m", "cron schedule of stalled-run detection")
+	retentionSched := fs.String("retention-schedule", "@daily", "cron schedule of log retention")
+	cleanupSched := fs.String("cleanup-schedule", "@hourly", "cron schedule of workdir cleanup")
+	killGrace := fs.Duration("kill-grace", 30*time.Second, "after a cancel, how long Terraform gets to stop before it is killed")
+	runTimeout := fs.Duration("run-timeout", 2*time.Hour, "longest a single Terraform run may take")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	*c = serveConfig{Listen: *listen, DataDir: *dataDir, Database: *database, AdminUser: *adminUser, AdminPassword: *adminPassword,
 		AllowSignup: *allowSignup, OIDCIssuers: *issuers, OIDCAudience: *audience, OIDCGroups: *groups, OIDCAdminGroup: *adminGroup,
 		TerraformPath: *tfPath, ToolsDir: *toolsDir, ProvidersDir: *providersDir, Workers: *workers, LogRetention: *retention,
-		StallAfter: *stall, SessionTTL: *session, LogFormat: *logFormat, LoadExamples: *loadExamples, ShutdownGrace: *grace}
+		StallAfter: *stall, SessionTTL: *session, LogFormat: *logFormat, LoadExamples: *loadExamples, ShutdownGrace: *grace,
+		TypesMap: *typesMap, AllowFetch: *allowFetch, KillGrace: *killGrace, RunTimeout: *runTimeout,
+		Schedules: jobs.Schedules{Stalled: *stalled, Retention: *retentionSched, Cleanup: *cleanupSched, LogRetention: *retention}}
 	if c.Database == "" {
 		c.Database = filepath.Join(c.DataDir, "orchestrator.db")
 	}
@@ -128,13 +146,25 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, console io.W
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.Database)
+	st, err := store.Open(ctx, cfg.Database, store.WithSealKey(deriveKey(key, "target-credentials")))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	if err := bootstrapAdmin(ctx, st, cfg, console); err != nil {
 		return err
+	}
+	if err := bootstrapTarget(ctx, st, log); err != nil {
+		return err
+	}
+	resolver, err := newResolver(cfg)
+	if err != nil {
+		return err
+	}
+	if cfg.LoadExamples {
+		if err := loadExamples(ctx, st, resolver, log); err != nil {
+			return err
+		}
 	}
 
 	tc, err := loadToolchain(ctx, cfg)
@@ -143,11 +173,22 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, console io.W
 	}
 	log.Info("terraform", "path", tc.Terraform, "version", tc.TerraformVersion, "providers", len(tc.Providers))
 
+	metrics := server.NewMetrics()
+	engine := jobs.New(jobs.Config{DataDir: cfg.DataDir, Workers: cfg.Workers, StallAfter: cfg.StallAfter, KillGrace: cfg.KillGrace,
+		RunTimeout: cfg.RunTimeout, Resolver: resolver}, st, tc, log, metrics)
+	if err := engine.Start(ctx); err != nil {
+		return fmt.Errorf("start engine: %w", err)
+	}
+	crons, err := engine.StartCron(cfg.Schedules)
+	if err != nil {
+		return err
+	}
+
 	srv, err := server.New(server.Config{
 		Version: version, AllowSignup: cfg.AllowSignup, SessionTTL: cfg.SessionTTL, SigningKey: deriveKey(key, "session-signing"),
 		OIDC:       server.OIDCConfig{Issuers: cfg.OIDCIssuers, Audience: cfg.OIDCAudience, GroupsClaim: cfg.OIDCGroups, AdminGroup: cfg.OIDCAdminGroup},
 		StallAfter: cfg.StallAfter,
-	}, server.Deps{Store: st, Log: log, Toolchain: tc})
+	}, server.Deps{Store: st, Log: log, Toolchain: tc, Engine: engineAdapter{engine}, Resolver: resolver, Metrics: metrics})
 	if err != nil {
 		return err
 	}
@@ -167,9 +208,88 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, console io.W
 	log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
+	<-crons.Stop().Done()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Error("http shutdown", "error", err.Error())
+	}
+	if err := engine.Stop(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	return nil
+}
+
+// engineAdapter gives the server the engine through the server's own interface.
+type engineAdapter struct{ *jobs.Engine }
+
+func (a engineAdapter) Plan(ctx context.Context, d *store.Deployment) (any, error) {
+	return a.Engine.Plan(ctx, d)
+}
+
+// newResolver configures how templates' URL imports are found: mapped type
+// libraries, and fetching only when allowed.
+func newResolver(cfg *serveConfig) (*tosca2tf.Resolver, error) {
+	r := &tosca2tf.Resolver{}
+	for _, m := range cfg.TypesMap {
+		prefix, dir, ok := strings.Cut(m, "=")
+		if !ok || prefix == "" || dir == "" {
+			return nil, fmt.Errorf("--types-map wants URLPREFIX=DIR, got %q", m)
+		}
+		r.Mappings = append(r.Mappings, tosca2tf.Mapping{Prefix: prefix, Dir: dir})
+	}
+	if len(cfg.AllowFetch) > 0 {
+		r.Fetch = &tosca2tf.FetchConfig{Allow: cfg.AllowFetch}
+	}
+	return r, nil
+}
+
+// bootstrapTarget creates the simulated local target on a database with none.
+func bootstrapTarget(ctx context.Context, st *store.Store, log *slog.Logger) error {
+	list, err := st.Targets.List(ctx)
+	if err != nil || len(list) > 0 {
+		return err
+	}
+	t := &store.Target{Name: "local", Kind: "local", Description: "Simulated cloud: resources live only in Terraform state.", Config: []byte("{}")}
+	if err := st.Targets.Create(ctx, t, nil); err != nil {
+		return fmt.Errorf("create the local target: %w", err)
+	}
+	log.Info("created the default target", "name", "local", "kind", "local (simulated)")
+	return nil
+}
+
+// loadExamples puts the example templates into an empty catalog.
+func loadExamples(ctx context.Context, st *store.Store, resolver *tosca2tf.Resolver, log *slog.Logger) error {
+	n, err := st.Templates.Count(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	list, err := examples.All()
+	if err != nil {
+		return fmt.Errorf("read examples: %w", err)
+	}
+	for _, ex := range list {
+		t, err := tosca2tf.Parse(ctx, tosca2tf.Source{Name: ex.Name + ".yaml", Content: []byte(ex.Content)}, resolver)
+		if err != nil {
+			return fmt.Errorf("example %s is invalid: %w", ex.Name, err)
+		}
+		inputs, err := json.Marshal(tosca2tf.DescribeInputs(t))
+		if err != nil {
+			return err
+		}
+		meta, err := json.Marshal(t.Metadata)
+		if err != nil {
+			return err
+		}
+		version, _ := t.Metadata["template_version"].(string)
+		if version == "" {
+			version = "1.0"
+		}
+		tmpl := &store.Template{Name: ex.Name, Version: version, Description: strings.TrimSpace(t.Description), Content: ex.Content,
+			Inputs: inputs, Metadata: meta}
+		if err := st.Templates.Create(ctx, tmpl); err != nil {
+			return fmt.Errorf("load example %s: %w", ex.Name, err)
+		}
+	}
+	log.Info("loaded example templates into the empty catalog", "count", len(list))
 	return nil
 }
 

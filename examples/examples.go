@@ -1,0 +1,40 @@
+// Package examples holds the example templates we wrote, embedded so that `serve`
+// can load them into an empty catalog.
+package examples
+
+import (
+	"embed"
+	"io/fs"
+	"path"
+	"sort"
+)
+
+//go:embed */template.yaml */README.md
+var files embed.FS
+
+// Example is one example template.
+type Example struct {
+	Name    string // the directory name, e.g. single-vm
+	Content string // the TOSCA YAML
+	README  string
+}
+
+// All returns every example, by name.
+func All() ([]Example, error) {
+	dirs, err := fs.Glob(files, "*/template.yaml")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(dirs)
+	var out []Example
+	for _, p := range dirs {
+		name := path.Dir(p)
+		content, err := files.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		readme, _ := files.ReadFile(path.Join(name, "README.md"))
+		out = append(out, Example{Name: name, Content: string(content), README: string(readme)})
+	}
+	return out, nil
+}

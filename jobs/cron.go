@@ -1,0 +1,133 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"orchestrator/store"
+)
+
+// Schedules says when the background jobs run (robfig/cron syntax, e.g. "@every 1m").
+type Schedules struct {
+	Stalled   string // default "@every 1m"
+	Retention string // default "@daily"
+	Cleanup   string // default "@hourly"
+	// LogRetention is how long log lines are kept.
+	LogRetention time.Duration
+}
+
+// StartCron schedules stalled-run detection, log retention and workdir cleanup.
+// Stop the returned cron to stop them.
+func (e *Engine) StartCron(s Schedules) (*cron.Cron, error) {
+	if s.Stalled == "" {
+		s.Stalled = "@every 1m"
+	}
+	if s.Retention == "" {
+		s.Retention = "@daily"
+	}
+	if s.Cleanup == "" {
+		s.Cleanup = "@hourly"
+	}
+	c := cron.New()
+	jobs := []struct {
+		spec string
+		name string
+		run  func(ctx context.Context) error
+	}{
+		{s.Stalled, "stalled", func(ctx context.Context) error { _, err := e.DetectStalled(ctx); return err }},
+		{s.Retention, "retention", func(ctx context.Context) error {
+			if s.LogRetention <= 0 {
+				return nil
+			}
+			n, err := e.PurgeLogs(ctx, e.store.Now().Add(-s.LogRetention))
+			if n > 0 {
+				e.log.Info("log retention", "deleted_lines", n, "older_than", s.LogRetention.String())
+			}
+			return err
+		}},
+		{s.Cleanup, "cleanup", func(ctx context.Context) error { _, err := e.CleanupWorkdirs(ctx); return err }},
+	}
+	for _, j := range jobs {
+		j := j
+		if _, err := c.AddFunc(j.spec, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			if err := j.run(ctx); err != nil {
+				e.log.Error("cron job failed", "job", j.name, "error", err.Error())
+			}
+		}); err != nil {
+			return nil, fmt.Errorf("schedule %s job %q: %w", j.name, j.spec, err)
+		}
+	}
+	c.Start()
+	return c, nil
+}
+
+// DetectStalled fails running runs whose heartbeat is older than StallAfter (their
+// worker died or hangs) and in-progress deployments no run is working on. It
+// returns how many runs it failed.
+func (e *Engine) DetectStalled(ctx context.Context) (int, error) {
+	before := e.store.Now().Add(-e.cfg.StallAfter)
+	runs, err := e.store.Runs.Stalled(ctx, before)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range runs {
+		if e.Holds(r.ID) {
+			continue // ours and alive: its heartbeat is only late
+		}
+		e.failStalled(ctx, r, fmt.Sprintf("no heartbeat since %s", r.HeartbeatAt.Format(time.RFC3339)))
+		n++
+	}
+	return n, e.recoverOrphans(ctx, "its run ended without finishing it")
+}
+
+// PurgeLogs deletes log lines older than before, in batches.
+func (e *Engine) PurgeLogs(ctx context.Context, before time.Time) (int64, error) {
+	return e.store.Logs.Purge(ctx, before, 5000)
+}
+
+// CleanupWorkdirs removes the workdirs of deployments that no longer exist (hard
+// deleted). It returns how many it removed.
+func (e *Engine) CleanupWorkdirs(ctx context.Context) (int, error) {
+	entries, err := os.ReadDir(filepath.Join(e.cfg.DataDir, "work"))
+	if os.IsNotExist(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("list workdirs: %w", err)
+	}
+	existing, err := e.store.Deployments.Existing(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, ent := range entries {
+		if !ent.IsDir() || existing[ent.Name()] {
+			continue
+		}
+		unlock := e.lock(ent.Name())
+		err := os.RemoveAll(filepath.Join(e.cfg.DataDir, "work", ent.Name()))
+		unlock()
+		if err != nil {
+			return n, fmt.Errorf("remove workdir %s: %w", ent.Name(), err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// RemoveWorkdir removes one deployment's workdir (after a hard delete).
+func (e *Engine) RemoveWorkdir(deploymentID string) error {
+	unlock := e.lock(deploymentID)
+	defer unlock()
+	return os.RemoveAll(e.workdir(deploymentID))
+}
+
+var _ = store.LevelInfo

@@ -1,0 +1,151 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"orchestrator/store"
+	"orchestrator/tosca2tf"
+)
+
+// markResources shows what a run is about to do on the resources it touches, and
+// returns the rows as they were. A create announces the instances it will make.
+func (e *Engine) markResources(ctx context.Context, d *store.Deployment, res *tosca2tf.Result, kind store.RunKind) []*store.Resource {
+	prev, err := e.store.Resources.List(ctx, d.ID)
+	if err != nil {
+		return nil
+	}
+	switch kind {
+	case store.RunDelete:
+		_ = e.store.Resources.SetState(ctx, d.ID, store.ResDeleting)
+	case store.RunCreate:
+		if len(prev) > 0 {
+			break
+		}
+		var rows []*store.Resource
+		for _, n := range res.Nodes {
+			address := n.Module
+			if n.Kind == "software" {
+				address = moduleOf(res, n.Host)
+			}
+			for i := 0; i < n.Count; i++ {
+				rows = append(rows, &store.Resource{Node: n.Name, Instance: i, ToscaType: n.ToscaType, Kind: n.Kind,
+					Address: fmt.Sprintf("%s[%d]", address, i), State: store.ResCreating, Attributes: map[string]any{}})
+			}
+		}
+		_ = e.store.Resources.Sync(ctx, d.ID, rows)
+		prev, _ = e.store.Resources.List(ctx, d.ID)
+	case store.RunRedeploy, store.RunUpdate:
+		_ = e.store.Resources.SetState(ctx, d.ID, store.ResConfiguring)
+	}
+	return prev
+}
+
+func moduleOf(res *tosca2tf.Result, node string) string {
+	for _, n := range res.Nodes {
+		if n.Name == node {
+			return n.Module
+		}
+	}
+	return ""
+}
+
+// orcResource is what every module reports of one instance (its orc_resource output).
+type orcResource struct {
+	CloudID    string         `json:"cloud_id"`
+	Kind       string         `json:"kind"`
+	Attributes map[string]any `json:"attributes"`
+}
+
+// syncResources rebuilds the resources table from the state's outputs: one row per
+// node instance, software included (on its host's instances). After a failed run,
+// instances that were expected but are not in the state are ERROR. It returns the
+// TOSCA outputs to store.
+func (e *Engine) syncResources(ctx context.Context, d *store.Deployment, res *tosca2tf.Result, w *workdir,
+	prev []*store.Resource, kind store.RunKind, failed bool) (json.RawMessage, error) {
+	outs, err := w.tf.Output(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("terraform output: %w", err)
+	}
+	instances := map[string][]orcResource{}
+	if o, ok := outs["orc_resources"]; ok {
+		if err := json.Unmarshal(o.Value, &instances); err != nil {
+			return nil, fmt.Errorf("orc_resources output: %w", err)
+		}
+	}
+	var rows []*store.Resource
+	seen := map[string]bool{}
+	for _, n := range res.Nodes {
+		ident := n.Ident
+		host := n
+		if n.Kind == "software" {
+			for _, h := range res.Nodes {
+				if h.Name == n.Host {
+					host = h
+				}
+			}
+			ident = host.Ident
+		}
+		for i, inst := range instances[ident] {
+			row := &store.Resource{Node: n.Name, Instance: i, ToscaType: n.ToscaType, Kind: n.Kind,
+				Address: fmt.Sprintf("%s[%d]", host.Module, i), CloudID: inst.CloudID, Attributes: inst.Attributes}
+			if row.Attributes == nil {
+				row.Attributes = map[string]any{}
+			}
+			row.State = stateOf(n.Kind, inst.Attributes)
+			if n.Kind == "software" {
+				row.CloudID = ""
+				row.Attributes = map[string]any{"hosted_on": n.Host, "host_cloud_id": inst.CloudID,
+					"configured": false, "note": "recorded as configuration payload of its host; orchestrator does not run configuration tools"}
+			}
+			seen[fmt.Sprintf("%s/%d", n.Name, i)] = true
+			rows = append(rows, row)
+		}
+	}
+	if failed && kind != store.RunDelete {
+		for _, p := range prev {
+			if !seen[fmt.Sprintf("%s/%d", p.Node, p.Instance)] && p.State != store.ResDeleted {
+				p.State = store.ResError
+				rows = append(rows, p)
+			}
+		}
+	}
+	if err := e.store.Resources.Sync(ctx, d.ID, rows); err != nil {
+		return nil, err
+	}
+	values := map[string]any{}
+	for tosca, tf := range res.Outputs {
+		o, ok := outs[tf]
+		switch {
+		case !ok:
+			values[tosca] = nil
+		case o.Sensitive:
+			values[tosca] = "(sensitive)"
+		default:
+			var v any
+			if err := json.Unmarshal(o.Value, &v); err == nil {
+				values[tosca] = v
+			}
+		}
+	}
+	if kind == store.RunDelete && !failed {
+		return nil, nil // the last outputs stay as the deployment's history
+	}
+	raw, err := json.Marshal(values)
+	return raw, err
+}
+
+// stateOf reads a resource's state from its module's report.
+func stateOf(kind string, attrs map[string]any) store.ResourceState {
+	switch kind {
+	case "compute":
+		if attrs["power_state"] == "stopped" {
+			return store.ResStopped
+		}
+		return store.ResStarted
+	case "software":
+		return store.ResInitial
+	}
+	return store.ResCreated
+}

@@ -1,0 +1,577 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"orchestrator/store"
+	"orchestrator/tosca2tf"
+)
+
+// DeploymentJSON is a deployment as the API shows it.
+type DeploymentJSON struct {
+	ID           string            `json:"id"`
+	Description  string            `json:"description"`
+	Labels       map[string]string `json:"labels"`
+	Status       store.Status      `json:"status"`
+	StatusReason string            `json:"status_reason"`
+	Progress     store.Progress    `json:"progress"`
+	TemplateID   *string           `json:"template_id"`
+	Target       string            `json:"target"`
+	Inputs       json.RawMessage   `json:"inputs"`
+	Owners       []string          `json:"owners"`
+	CreatedAt    time.Time         `json:"created_at"`
+	UpdatedAt    time.Time         `json:"updated_at"`
+	DeletedAt    *time.Time        `json:"deleted_at"`
+	Links        map[string]string `json:"links"`
+}
+
+// deploymentFields are the names `fields=` may project.
+var deploymentFields = map[string]bool{"id": true, "description": true, "labels": true, "status": true, "status_reason": true,
+	"progress": true, "template_id": true, "target": true, "inputs": true, "owners": true, "created_at": true,
+	"updated_at": true, "deleted_at": true, "links": true}
+
+func deploymentJSON(d *store.Deployment) DeploymentJSON {
+	base := "/api/v1/deployments/" + d.ID
+	out := DeploymentJSON{ID: d.ID, Description: d.Description, Labels: d.Labels, Status: d.Status, StatusReason: d.StatusReason,
+		Progress: d.Progress, Target: d.Target, Inputs: d.Inputs, Owners: d.Owners, CreatedAt: d.CreatedAt,
+		UpdatedAt: d.UpdatedAt, DeletedAt: d.DeletedAt,
+		Links: map[string]string{"self": base, "resources": base + "/resources", "logs": base + "/logs", "template": base + "/template"}}
+	if d.TemplateID != "" {
+		id := d.TemplateID
+		out.TemplateID = &id
+	}
+	if len(out.Inputs) == 0 {
+		out.Inputs = json.RawMessage("{}")
+	}
+	return out
+}
+
+type submitRequest struct {
+	TemplateID  *string           `json:"template_id"`
+	Template    *string           `json:"template"`
+	Inputs      map[string]any    `json:"inputs"`
+	Target      *string           `json:"target"`
+	Description *string           `json:"description"`
+	Labels      map[string]string `json:"labels"`
+}
+
+var validLabelKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$`)
+
+func checkLabels(labels map[string]string) error {
+	if len(labels) > 50 {
+		return invalid("labels", "at most 50 labels")
+	}
+	for k, v := range labels {
+		if !validLabelKey.MatchString(k) {
+			return invalid("labels."+truncate(k, 60), "label keys are 1 to 63 letters, digits, '.', '_', '/' or '-'")
+		}
+		if err := checkText("labels."+k, v, 255); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// translateFor checks a deployment's template and inputs against its target, the
+// way the engine will run them: 422 naming the template line or each bad input.
+func (s *Server) translateFor(ctx context.Context, d *store.Deployment) (*tosca2tf.Result, error) {
+	res, err := s.engine.Translate(ctx, d)
+	if err != nil {
+		return nil, templateErrors(err, "template")
+	}
+	return res, nil
+}
+
+// submit creates a deployment: from a catalog template or an inline one, with
+// inputs checked before anything runs. The create run is queued in the same
+// transaction; the answer is 202 with the deployment in CREATE_IN_PROGRESS.
+func (s *Server) submit(c *fiber.Ctx) error {
+	var req submitRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	p := principalOf(c)
+	d := &store.Deployment{ID: store.NewID(), Description: deref(req.Description), Labels: req.Labels, Owners: []string{p.User.ID}}
+	switch {
+	case req.TemplateID != nil && req.Template != nil:
+		return invalid("template", "send either template_id or template, not both")
+	case req.TemplateID != nil:
+		t, err := s.store.Templates.Get(ctx, *req.TemplateID)
+		if store.IsNotFound(err) {
+			return invalid("template_id", "template %q does not exist", truncate(*req.TemplateID, 80))
+		}
+		if err != nil {
+			return err
+		}
+		d.TemplateID, d.Template = t.ID, t.Content
+	case req.Template != nil:
+		if _, err := s.parseTemplate(ctx, "template.yaml", *req.Template, "template"); err != nil {
+			return err
+		}
+		d.Template = *req.Template
+	default:
+		return invalid("template_id", "send template_id (a catalog template) or template (TOSCA YAML)")
+	}
+	d.Target = "local"
+	if req.Target != nil {
+		d.Target = *req.Target
+	}
+	if _, err := s.store.Targets.Get(ctx, d.Target); err != nil {
+		if store.IsNotFound(err) {
+			return invalid("target", "target %q does not exist", truncate(d.Target, 80))
+		}
+		return err
+	}
+	if err := checkText("description", d.Description, 1000); err != nil {
+		return err
+	}
+	if err := checkLabels(req.Labels); err != nil {
+		return err
+	}
+	inputs, err := json.Marshal(orEmpty(req.Inputs))
+	if err != nil {
+		return invalid("inputs", "inputs must be a JSON object")
+	}
+	d.Inputs = inputs
+	res, err := s.translateFor(ctx, d)
+	if err != nil {
+		return err
+	}
+	d.Terraform, d.TFVars = string(res.Main), string(res.Vars)
+	run, err := s.store.Deployments.Create(ctx, d, p.User.ID)
+	if err != nil {
+		return err
+	}
+	s.logTranslation(ctx, d.ID, run.ID, res)
+	s.engine.Wake()
+	created, err := s.store.Deployments.Get(ctx, d.ID)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderLocation, "/api/v1/deployments/"+d.ID)
+	return c.Status(fiber.StatusAccepted).JSON(deploymentJSON(created))
+}
+
+// logTranslation records the translator's warnings in the deployment's log.
+func (s *Server) logTranslation(ctx context.Context, deploymentID, runID string, res *tosca2tf.Result) {
+	lines := []*store.LogLine{{Level: store.LevelInfo, Source: store.SourceTranslator, RunID: runID,
+		Message: fmt.Sprintf("template translated: %d nodes, %d warnings", len(res.Nodes), len(res.Warnings))}}
+	for _, w := range res.Warnings {
+		lines = append(lines, &store.LogLine{Level: store.LevelWarn, Source: store.SourceTranslator, RunID: runID, Message: w.Error()})
+	}
+	if err := s.store.Logs.Append(ctx, deploymentID, lines...); err != nil {
+		s.log.Error("log translation", "deployment", deploymentID, "error", err.Error())
+	}
+}
+
+// listDeployments lists the caller's deployments (admins: all), newest first.
+func (s *Server) listDeployments(c *fiber.Ctx) error {
+	q, err := parseQuery(c, "page", "size", "status", "template_id", "target", "label", "created_after", "created_before",
+		"q", "sort", "fields", "include_deleted", "owner")
+	if err != nil {
+		return err
+	}
+	p := principalOf(c)
+	page, err := q.page()
+	if err != nil {
+		return err
+	}
+	f := store.DeploymentFilter{TemplateID: q.str("template_id"), Target: q.str("target"), Q: q.str("q")}
+	if !p.Admin {
+		f.VisibleTo = p.User.ID
+		if q.str("owner") != "" {
+			return store.Errorf(store.EForbidden, "the owner filter is for admins; you only see your own deployments")
+		}
+	}
+	f.Owner = q.str("owner")
+	for _, st := range q.all("status") {
+		if !knownStatus(st) {
+			return store.Errorf(store.EBadRequest, "unknown status %q", truncate(st, 40)).WithDetails(store.Detail{Field: "status", Message: "unknown status"})
+		}
+		f.Statuses = append(f.Statuses, store.Status(st))
+	}
+	for _, l := range q.values["label"] {
+		k, v, has := strings.Cut(l, "=")
+		if !validLabelKey.MatchString(k) {
+			return store.Errorf(store.EBadRequest, "label filter %q must be key or key=value", truncate(l, 60)).WithDetails(store.Detail{Field: "label", Message: "bad label filter"})
+		}
+		f.Labels = append(f.Labels, store.LabelFilter{Key: k, Value: v, HasValue: has})
+	}
+	if f.CreatedAfter, err = q.timestamp("created_after"); err != nil {
+		return err
+	}
+	if f.CreatedBefore, err = q.timestamp("created_before"); err != nil {
+		return err
+	}
+	if f.IncludeDeleted, err = q.boolean("include_deleted"); err != nil {
+		return err
+	}
+	sortBy, err := parseSort(q.str("sort"))
+	if err != nil {
+		return err
+	}
+	fields, err := parseFields(q.str("fields"))
+	if err != nil {
+		return err
+	}
+	list, total, err := s.store.Deployments.List(c.UserContext(), f, sortBy, page)
+	if err != nil {
+		return err
+	}
+	items := make([]any, 0, len(list))
+	for _, d := range list {
+		items = append(items, project(deploymentJSON(d), fields))
+	}
+	return c.JSON(newList(c, items, page, total))
+}
+
+func knownStatus(s string) bool {
+	for _, st := range store.Statuses {
+		if string(st) == s {
+			return true
+		}
+	}
+	return false
+}
+
+func parseSort(spec string) ([]store.SortKey, error) {
+	var keys []store.SortKey
+	for _, part := range strings.Split(spec, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k := store.SortKey{Field: strings.TrimLeft(part, "+-"), Desc: strings.HasPrefix(part, "-")}
+		if _, ok := store.DeploymentSortFields[k.Field]; !ok {
+			allowed := make([]string, 0, len(store.DeploymentSortFields))
+			for f := range store.DeploymentSortFields {
+				allowed = append(allowed, f)
+			}
+			sort.Strings(allowed)
+			return nil, store.Errorf(store.EBadRequest, "cannot sort by %q", truncate(k.Field, 40)).
+				WithDetails(store.Detail{Field: "sort", Message: "allowed: " + strings.Join(allowed, ", ")})
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+func parseFields(spec string) ([]string, error) {
+	var fields []string
+	for _, f := range strings.Split(spec, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !deploymentFields[f] {
+			return nil, store.Errorf(store.EBadRequest, "unknown field %q", truncate(f, 40)).WithDetails(store.Detail{Field: "fields", Message: "unknown field " + truncate(f, 40)})
+		}
+		fields = append(fields, f)
+	}
+	return fields, nil
+}
+
+// project keeps only the requested fields (all when none are named).
+func project(d DeploymentJSON, fields []string) any {
+	if len(fields) == 0 {
+		return d
+	}
+	raw, _ := json.Marshal(d)
+	var all map[string]json.RawMessage
+	_ = json.Unmarshal(raw, &all)
+	out := map[string]json.RawMessage{}
+	for _, f := range fields {
+		out[f] = all[f]
+	}
+	return out
+}
+
+func (s *Server) getDeployment(c *fiber.Ctx) error {
+	d, err := s.deployment(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(deploymentJSON(d))
+}
+
+type patchDeploymentRequest struct {
+	Description *string           `json:"description"`
+	Labels      map[string]string `json:"labels"`
+}
+
+// patchDeployment changes description and labels only, in any status.
+func (s *Server) patchDeployment(c *fiber.Ctx) error {
+	d, err := s.deployment(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	var req patchDeploymentRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Description != nil {
+		if err := checkText("description", *req.Description, 1000); err != nil {
+			return err
+		}
+	}
+	if err := checkLabels(req.Labels); err != nil {
+		return err
+	}
+	d, err = s.store.Deployments.UpdateMeta(c.UserContext(), d.ID, store.Meta{Description: req.Description, Labels: req.Labels})
+	if err != nil {
+		return err
+	}
+	return c.JSON(deploymentJSON(d))
+}
+
+type updateRequest struct {
+	Template *string        `json:"template"`
+	Inputs   map[string]any `json:"inputs"`
+	Redeploy *bool          `json:"redeploy"`
+}
+
+// updated applies an update request to a copy of the deployment: a new template
+// replaces the inputs; inputs alone are merged over the current ones (null resets
+// an input to its default).
+func (s *Server) updated(c *fiber.Ctx, d *store.Deployment, req updateRequest) (*store.Deployment, error) {
+	next := *d
+	if req.Template != nil {
+		if _, err := s.parseTemplate(c.UserContext(), "template.yaml", *req.Template, "template"); err != nil {
+			return nil, err
+		}
+		next.Template, next.TemplateID = *req.Template, ""
+		raw, err := json.Marshal(orEmpty(req.Inputs))
+		if err != nil {
+			return nil, invalid("inputs", "inputs must be a JSON object")
+		}
+		next.Inputs = raw
+		return &next, nil
+	}
+	current := map[string]any{}
+	if len(d.Inputs) > 0 {
+		if err := json.Unmarshal(d.Inputs, &current); err != nil {
+			return nil, fmt.Errorf("stored inputs of %s: %w", d.ID, err)
+		}
+	}
+	for k, v := range req.Inputs {
+		if v == nil {
+			delete(current, k)
+			continue
+		}
+		current[k] = v
+	}
+	raw, err := json.Marshal(current)
+	if err != nil {
+		return nil, invalid("inputs", "inputs must be a JSON object")
+	}
+	next.Inputs = raw
+	return &next, nil
+}
+
+// updateDeployment applies a new template and/or inputs on the same target: in
+// place (redeploy=false) or replacing every resource (redeploy=true).
+func (s *Server) updateDeployment(c *fiber.Ctx) error {
+	d, err := s.deployment(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	var req updateRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.Redeploy == nil {
+		return invalid("redeploy", "redeploy is required: false updates in place, true replaces every resource")
+	}
+	next, err := s.updated(c, d, req)
+	if err != nil {
+		return err
+	}
+	if err := store.Transition(d.Status, store.UpdateInProgress); err != nil {
+		return err // refuse before translating: the status decides first
+	}
+	res, err := s.translateFor(c.UserContext(), next)
+	if err != nil {
+		return err
+	}
+	kind := store.RunUpdate
+	if *req.Redeploy {
+		kind = store.RunRedeploy
+	}
+	run, err := s.store.Deployments.Enqueue(c.UserContext(), d.ID, store.Request{Kind: kind, CreatedBy: principalOf(c).User.ID,
+		Change: func(cur *store.Deployment) error {
+			cur.Template, cur.TemplateID, cur.Inputs = next.Template, next.TemplateID, next.Inputs
+			cur.Terraform, cur.TFVars = string(res.Main), string(res.Vars)
+			return nil
+		}})
+	if err != nil {
+		return err
+	}
+	s.logTranslation(c.UserContext(), d.ID, run.ID, res)
+	s.engine.Wake()
+	d, err = s.store.Deployments.Get(c.UserContext(), d.ID)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(deploymentJSON(d))
+}
+
+// planDeployment previews an update (same body as PUT, redeploy ignored) without
+// changing anything.
+func (s *Server) planDeployment(c *fiber.Ctx) error {
+	d, err := s.deployment(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	req := updateRequest{}
+	if len(strings.TrimSpace(string(c.Body()))) > 0 {
+		if err := decodeJSON(c, &req); err != nil {
+			return err
+		}
+	}
+	if d.DeletedAt != nil || d.Status == store.DeleteInProgress {
+		return store.Errorf(store.EConflict, "deployment %s is deleted", d.ID).WithDetails(store.Detail{Field: "status",
+			Message: "current status is " + string(d.Status), Extra: map[string]any{"current_status": string(d.Status)}})
+	}
+	next, err := s.updated(c, d, req)
+	if err != nil {
+		return err
+	}
+	if _, err := s.translateFor(c.UserContext(), next); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Minute)
+	defer cancel()
+	plan, err := s.engine.Plan(ctx, next)
+	if err != nil {
+		return store.Errorf(store.EInvalid, "plan failed: %s", truncate(err.Error(), 2000))
+	}
+	return c.JSON(plan)
+}
+
+// deleteDeployment soft-deletes (destroys the infrastructure, keeps the record and
+// logs); admins may hard-delete with ?hard=true (409 while infrastructure may
+// exist, unless force=true).
+func (s *Server) deleteDeployment(c *fiber.Ctx) error {
+	q, err := parseQuery(c, "hard", "force")
+	if err != nil {
+		return err
+	}
+	hard, err := q.boolean("hard")
+	if err != nil {
+		return err
+	}
+	force, err := q.boolean("force")
+	if err != nil {
+		return err
+	}
+	d, err := s.deployment(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	p := principalOf(c)
+	if hard {
+		if !p.Admin {
+			return store.Errorf(store.EForbidden, "hard delete is for admins")
+		}
+		if err := s.store.Deployments.HardDelete(c.UserContext(), d.ID, force); err != nil {
+			return err
+		}
+		if err := s.engine.RemoveWorkdir(d.ID); err != nil {
+			s.log.Error("remove workdir", "deployment", d.ID, "error", err.Error())
+		}
+		return c.SendStatus(fiber.StatusNoContent)
+	}
+	if force {
+		return invalid("force", "force only goes with hard=true")
+	}
+	if _, err := s.store.Deployments.Enqueue(c.UserContext(), d.ID, store.Request{Kind: store.RunDelete, CreatedBy: p.User.ID}); err != nil {
+		return err
+	}
+	s.engine.Wake()
+	d, err = s.store.Deployments.Get(c.UserContext(), d.ID)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(deploymentJSON(d))
+}
+
+// resetDeployment fails a stalled deployment (X_IN_PROGRESS -> X_FAILED) when no
+// worker holds it.
+func (s *Server) resetDeployment(c *fiber.Ctx) error {
+	d, err := s.deployment(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	active, err := s.store.Runs.Active(c.UserContext(), d.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range active {
+		if s.engine.Holds(r.ID) {
+			return store.Errorf(store.EConflict, "run %s is being worked on; cancel it instead", r.ID).WithDetails(store.Detail{
+				Field: "status", Message: "current status is " + string(d.Status), Extra: map[string]any{"current_status": string(d.Status)}})
+		}
+	}
+	reason := "reset by " + principalOf(c).User.Username
+	d, err = s.store.Deployments.Reset(c.UserContext(), d.ID, reason, s.now().Add(-s.cfg.StallAfter))
+	if err != nil {
+		return err
+	}
+	_ = s.store.Logs.Append(c.UserContext(), d.ID, &store.LogLine{Level: store.LevelWarn, Source: store.SourceOrchestrator, Message: "deployment " + reason})
+	return c.JSON(deploymentJSON(d))
+}
+
+func (s *Server) getDeploymentTemplate(c *fiber.Ctx) error {
+	d, err := s.deployment(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return sendYAML(c, d.Template)
+}
+
+// getTerraform returns the generated root module (main.tf.json). Variable values
+// are not included: inputs may hold secrets.
+func (s *Server) getTerraform(c *fiber.Ctx) error {
+	d, err := s.deployment(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.SendString(d.Terraform)
+}
+
+func (s *Server) getState(c *fiber.Ctx) error {
+	d, err := s.deployment(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Minute)
+	defer cancel()
+	view, err := s.engine.ShowState(ctx, d)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(view)
+}
+
+func (s *Server) getOutputs(c *fiber.Ctx) error {
+	d, err := s.deployment(c, c.Params("id"))
+	if err != nil {
+		return err
+	}
+	outputs := d.Outputs
+	if len(outputs) == 0 {
+		outputs = json.RawMessage("{}")
+	}
+	return c.JSON(fiber.Map{"outputs": outputs})
+}
