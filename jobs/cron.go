@@ -85,7 +85,7 @@ func (e *Engine) DetectStalled(ctx context.Context) (int, error) {
 		e.failStalled(ctx, r, fmt.Sprintf("no heartbeat since %s", r.HeartbeatAt.Format(time.RFC3339)))
 		n++
 	}
-	return n, e.recoverOrphans(ctx, "its run ended without finishing it")
+	return n, e.failOrphanedDeployments(ctx, "its run ended without finishing it")
 }
 
 // PurgeLogs deletes log lines older than before, in batches.

@@ -237,6 +237,12 @@ func (e *Engine) recoverOrphans(ctx context.Context, reason string) error {
 		}
 		e.failStalled(ctx, r, reason)
 	}
+	return e.failOrphanedDeployments(ctx, reason)
+}
+
+// failOrphanedDeployments fails in-progress deployments that no queued or running
+// run will ever finish.
+func (e *Engine) failOrphanedDeployments(ctx context.Context, reason string) error {
 	ids, err := e.store.Deployments.Orphaned(ctx)
 	if err != nil {
 		return err

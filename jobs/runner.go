@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -232,6 +233,11 @@ func (e *Engine) action(ctx, bg context.Context, run *store.Run, d *store.Deploy
 		if runErr = w.apply(ctx, logs, tfexec.Target(addr)); runErr != nil {
 			break
 		}
+	}
+	if w != nil && runErr == nil {
+		// A targeted apply leaves root outputs stale; a refresh-only apply
+		// recomputes them (orc_resources, TOSCA outputs) without touching resources.
+		runErr = w.tf.ApplyJSON(ctx, io.Discard, tfexec.RefreshOnly(true))
 	}
 	if w == nil {
 		return store.Result{Status: store.RunFailed, Error: failureReason(runErr, logs)}
