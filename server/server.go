@@ -217,6 +217,8 @@ func (s *Server) registerRoutes() {
 	s.handle("GET", "/readyz", Public, s.readyz)
 	s.handle("GET", "/metrics", Public, s.metricsHandler())
 	s.handle("GET", "/api/v1/version", Public, s.version)
+	s.handle("GET", "/api/v1/openapi.json", Public, s.getOpenAPI)
+	s.handle("GET", "/docs", Public, s.getDocs)
 
 	s.handle("POST", "/api/v1/auth/login", Public, s.login)
 	s.handle("POST", "/api/v1/users", Public, s.signup)
