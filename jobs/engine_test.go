@@ -284,8 +284,15 @@ func TestDeploymentLifecycle(t *testing.T) {
 			t.Fatalf("%s is %s after delete", k, r.State)
 		}
 	}
-	if logs := h.logs(d.ID); !strings.Contains(logs, "delete run") || !strings.Contains(logs, "Destruction complete") {
+	logs := h.logs(d.ID)
+	if !strings.Contains(logs, "delete run") || !strings.Contains(logs, "Destruction complete") {
 		t.Fatalf("logs after delete:\n%s", logs)
+	}
+	// Only Terraform's UI messages reach the log: never the state, never a key.
+	for _, secret := range []string{"PRIVATE KEY", `"lineage"`, `"serial"`} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("the log contains %s", secret)
+		}
 	}
 }
 

@@ -238,6 +238,7 @@ func (e *Engine) action(ctx, bg context.Context, run *store.Run, d *store.Deploy
 		// A targeted apply leaves root outputs stale; a refresh-only apply
 		// recomputes them (orc_resources, TOSCA outputs) without touching resources.
 		runErr = w.tf.ApplyJSON(ctx, io.Discard, tfexec.RefreshOnly(true))
+		w.tf.SetStdout(nil) // terraform-exec keeps the writer for later commands
 	}
 	if w == nil {
 		return store.Result{Status: store.RunFailed, Error: failureReason(runErr, logs)}

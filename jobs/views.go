@@ -65,7 +65,9 @@ func (e *Engine) ShowState(ctx context.Context, d *store.Deployment) (json.RawMe
 	defer cleanup()
 	var out bytes.Buffer
 	w.tf.SetStdout(&out)
-	if _, err := w.tf.ShowStateFile(ctx, filepath.Join(w.dir, "terraform.tfstate")); err != nil {
+	_, err = w.tf.ShowStateFile(ctx, filepath.Join(w.dir, "terraform.tfstate"))
+	w.tf.SetStdout(nil)
+	if err != nil {
 		return nil, fmt.Errorf("terraform show: %w", err)
 	}
 	var doc map[string]any
@@ -169,7 +171,9 @@ func (e *Engine) Plan(ctx context.Context, d *store.Deployment) (*PlanSummary, e
 	}
 	defer cleanup()
 	var out bytes.Buffer
-	if _, err := w.tf.PlanJSON(ctx, &out, tfexec.Lock(false)); err != nil {
+	_, err = w.tf.PlanJSON(ctx, &out, tfexec.Lock(false))
+	w.tf.SetStdout(nil)
+	if err != nil {
 		return nil, fmt.Errorf("terraform plan: %s", planError(out.Bytes(), err))
 	}
 	sum := &PlanSummary{Changes: []PlanedChange{}}

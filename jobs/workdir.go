@@ -173,11 +173,16 @@ func (e *Engine) restoreState(ctx context.Context, deploymentID, dir string) (st
 	return fmt.Sprintf("%s (serial %d) from the store", reason, stored.Serial), nil
 }
 
+// apply streams `terraform apply -json` into the log. terraform-exec keeps the
+// stream as the stdout of every later command (state pull, output): it is reset at
+// once, or the state, secrets included, would be logged.
 func (w *workdir) apply(ctx context.Context, logs *logWriter, opts ...tfexec.ApplyOption) error {
+	defer w.tf.SetStdout(nil)
 	return w.tf.ApplyJSON(ctx, terraformStream{logs}, opts...)
 }
 
 func (w *workdir) destroy(ctx context.Context, logs *logWriter) error {
+	defer w.tf.SetStdout(nil)
 	return w.tf.DestroyJSON(ctx, terraformStream{logs})
 }
 

@@ -36,6 +36,11 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 }
 
 func decodeStrict(body []byte, v any) error {
+	// Syntax first: a malformed body is 400 whatever its fields say.
+	if !json.Valid(body) {
+		var probe any
+		return jsonError(json.Unmarshal(body, &probe))
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	dec.UseNumber()

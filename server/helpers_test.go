@@ -43,12 +43,13 @@ func (c *clock) Advance(d time.Duration) {
 // testApp is the real Fiber app on a real loopback listener with a real SQLite
 // file in a temp dir.
 type testApp struct {
-	t      testing.TB
-	url    string
-	store  *store.Store
-	clock  *clock
-	server *Server
-	client *http.Client
+	t         testing.TB
+	url       string
+	store     *store.Store
+	clock     *clock
+	server    *Server
+	client    *http.Client
+	validator *responseValidator
 }
 
 type appOption func(*Config, *Deps)
@@ -56,7 +57,7 @@ type appOption func(*Config, *Deps)
 func newTestApp(t testing.TB, opts ...appOption) *testApp {
 	t.Helper()
 	clk := newClock()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), store.WithClock(clk.Now))
+	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), store.WithClock(clk.Now), store.WithSealKey(bytes.Repeat([]byte("s"), 32)))
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
@@ -80,8 +81,12 @@ func newTestApp(t testing.TB, opts ...appOption) *testApp {
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
-	return &testApp{t: t, url: "http://" + ln.Addr().String(), store: st, clock: clk, server: srv,
+	app := &testApp{t: t, url: "http://" + ln.Addr().String(), store: st, clock: clk, server: srv,
 		client: &http.Client{Timeout: 60 * time.Second}}
+	// Every response of every test is checked against the OpenAPI document.
+	app.validator = newResponseValidator(t)
+	app.client.Transport = app.validator
+	return app
 }
 
 type response struct {
