@@ -1,6 +1,8 @@
 // Package modules holds our Terraform modules, one folder per target and node
-// kind, embedded in the binary. A deployment's workdir gets a copy of its target's
-// modules, and the generated root module calls them by relative path.
+// kind, embedded in the binary. A deployment's workdir gets a copy of its
+// target's modules under ./modules/, and the generated root module calls them by
+// relative path (Source). The contract between the translator and the modules
+// is README.md; this package only stores and copies them.
 package modules
 
 import (
@@ -10,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 )
 
@@ -18,7 +21,7 @@ import (
 //go:embed local openstack
 var FS embed.FS
 
-// Kind is what a module deploys.
+// Kind is what a module deploys; one TOSCA normative type maps to one kind.
 type Kind string
 
 // Module kinds.
@@ -31,12 +34,19 @@ const (
 	ObjectStorage    Kind = "object_storage"
 )
 
-// Requirement is a provider a target's modules need (for required_providers).
-type Requirement struct {
-	Source  string
-	Version string
+// Kinds lists every module kind.
+func Kinds() []Kind {
+	return []Kind{Compute, BlockStorage, VolumeAttachment, Network, Port, ObjectStorage}
 }
 
+// Requirement is a provider a target's modules need, for the root module's
+// required_providers.
+type Requirement struct {
+	Source, Version string
+}
+
+// providers are the providers each target's modules declare; a target is a
+// top-level folder of FS with an entry here.
 var providers = map[string]map[string]Requirement{
 	"local": {
 		"random": {Source: "hashicorp/random", Version: "~> 3.6"},
@@ -47,7 +57,7 @@ var providers = map[string]map[string]Requirement{
 	},
 }
 
-// Targets lists the target kinds that have modules.
+// Targets lists the target kinds that have modules, sorted.
 func Targets() []string {
 	out := make([]string, 0, len(providers))
 	for t := range providers {
@@ -57,32 +67,39 @@ func Targets() []string {
 	return out
 }
 
-// Supports reports whether a target has a module for a kind.
+// Supports reports whether target has a module for kind.
 func Supports(target string, kind Kind) bool {
+	if _, ok := providers[target]; !ok || !slices.Contains(Kinds(), kind) {
+		return false
+	}
 	_, err := fs.Stat(FS, path.Join(target, string(kind), "main.tf"))
 	return err == nil
 }
 
-// Source is the module source a root module in a workdir uses.
+// Source is the module source a root module in a workdir uses, such as
+// "./modules/local/compute".
 func Source(target string, kind Kind) string {
 	return "./modules/" + target + "/" + string(kind)
 }
 
-// Providers lists the providers a target's modules need.
+// Providers lists the providers a target's modules need, by local name. The map
+// is the caller's to change.
 func Providers(target string) map[string]Requirement {
 	out := map[string]Requirement{}
-	for k, v := range providers[target] {
-		out[k] = v
+	for name, req := range providers[target] {
+		out[name] = req
 	}
 	return out
 }
 
-// WriteTo writes the target's modules under dir/modules/<target>/.
+// WriteTo writes target's modules under dir/modules/<target>/ (files 0644,
+// directories 0755), leaving other targets' modules out. Existing files are
+// overwritten; files that are no longer part of a module are not removed.
 func WriteTo(dir, target string) error {
 	if _, ok := providers[target]; !ok {
-		return fmt.Errorf("no modules for target %q", target)
+		return fmt.Errorf("write modules: no modules for target %q", target)
 	}
-	return fs.WalkDir(FS, target, func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(FS, target, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -96,4 +113,8 @@ func WriteTo(dir, target string) error {
 		}
 		return os.WriteFile(dst, data, 0o644)
 	})
+	if err != nil {
+		return fmt.Errorf("write %s modules to %s: %w", target, dir, err)
+	}
+	return nil
 }

@@ -1,155 +1,245 @@
-package modules_test
+package modules
 
 import (
-	"encoding/json"
+	"bytes"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
-
-	"orchestrator/jobs/toolchain/tftest"
-	"orchestrator/modules"
 )
 
-var kinds = []modules.Kind{modules.Compute, modules.BlockStorage, modules.VolumeAttachment, modules.Network, modules.Port, modules.ObjectStorage}
+// contractOutputs are the outputs modules/README.md promises, per kind.
+var contractOutputs = map[Kind][]string{
+	Compute:          {"id", "name", "flavor", "image", "private_address", "public_address", "networks", "power_state", "orc_resource"},
+	BlockStorage:     {"id", "size_gb", "orc_resource"},
+	VolumeAttachment: {"id", "device", "orc_resource"},
+	Network:          {"id", "name", "cidr", "subnet_id", "orc_resource"},
+	Port:             {"id", "ip_address", "mac_address", "orc_resource"},
+	ObjectStorage:    {"id", "name", "orc_resource"},
+}
 
-func TestEveryModuleIsComplete(t *testing.T) {
-	for _, target := range modules.Targets() {
-		for _, kind := range kinds {
-			if !modules.Supports(target, kind) {
-				t.Errorf("%s has no %s module", target, kind)
-				continue
-			}
-			for _, f := range []string{"variables.tf", "main.tf", "outputs.tf", "README.md"} {
-				if _, err := fs.Stat(modules.FS, target+"/"+string(kind)+"/"+f); err != nil {
-					t.Errorf("%s/%s lacks %s", target, kind, f)
+// contractInputs are the variables the translator passes, per kind (beyond the
+// common name, deployment_id, index and target).
+var contractInputs = map[Kind][]string{
+	Compute: {"num_cpus", "mem_size_mb", "disk_size_gb", "num_gpus", "flavor", "image", "os", "public_address",
+		"endpoint_ports", "network", "ports", "address_offset", "power_state", "ssh_public_keys", "software"},
+	BlockStorage:     {"size_gb", "volume_type", "volume_id", "snapshot_id"},
+	VolumeAttachment: {"compute_id", "volume_id", "device"},
+	Network:          {"network_name", "cidr", "ip_version", "gateway_ip", "start_ip", "end_ip", "dhcp_enabled"},
+	Port:             {"network", "ip_address", "order", "is_default", "address_offset"},
+	ObjectStorage:    {"size_gb", "container_name"},
+}
+
+var (
+	variableRE = regexp.MustCompile(`(?m)^variable "([a-z_0-9]+)"`)
+	outputRE   = regexp.MustCompile(`(?m)^output "([a-z_0-9]+)"`)
+	sourceRE   = regexp.MustCompile(`source\s*=\s*"([^"]+)"`)
+)
+
+func names(re *regexp.Regexp, text string) []string {
+	var out []string
+	for _, m := range re.FindAllStringSubmatch(text, -1) {
+		out = append(out, m[1])
+	}
+	sort.Strings(out)
+	return out
+}
+
+func read(t *testing.T, p string) string {
+	t.Helper()
+	data, err := FS.ReadFile(p)
+	if err != nil {
+		t.Fatalf("read %s: %v", p, err)
+	}
+	return string(data)
+}
+
+func TestTargets(t *testing.T) {
+	if got, want := Targets(), []string{"local", "openstack"}; !slices.Equal(got, want) {
+		t.Fatalf("Targets() = %v, want %v", got, want)
+	}
+}
+
+func TestEveryModuleKeepsTheContract(t *testing.T) {
+	for _, target := range Targets() {
+		for _, kind := range Kinds() {
+			t.Run(target+"/"+string(kind), func(t *testing.T) {
+				if !Supports(target, kind) {
+					t.Fatalf("Supports(%q, %q) = false", target, kind)
+				}
+				dir := path.Join(target, string(kind))
+				for _, f := range []string{"variables.tf", "main.tf", "outputs.tf", "README.md"} {
+					if _, err := fs.Stat(FS, path.Join(dir, f)); err != nil {
+						t.Errorf("missing %s: %v", f, err)
+					}
+				}
+				vars := names(variableRE, read(t, path.Join(dir, "variables.tf")))
+				for _, v := range append([]string{"name", "deployment_id", "index", "target"}, contractInputs[kind]...) {
+					if !slices.Contains(vars, v) {
+						t.Errorf("no variable %q (has %v)", v, vars)
+					}
+				}
+				outs := names(outputRE, read(t, path.Join(dir, "outputs.tf")))
+				for _, o := range contractOutputs[kind] {
+					if !slices.Contains(outs, o) {
+						t.Errorf("no output %q (has %v)", o, outs)
+					}
+				}
+
+				main := read(t, path.Join(dir, "main.tf"))
+				if !strings.Contains(main, "terraform {") {
+					t.Error("main.tf has no terraform block")
+				}
+				allowed := map[string]bool{}
+				for _, req := range Providers(target) {
+					allowed[req.Source] = true
+				}
+				for _, m := range sourceRE.FindAllStringSubmatch(main, -1) {
+					if !allowed[m[1]] {
+						t.Errorf("main.tf requires provider %s, which Providers(%q) does not list", m[1], target)
+					}
+				}
+
+				readme := read(t, path.Join(dir, "README.md"))
+				if target == "local" && !strings.Contains(readme, "SIMULATED") {
+					t.Error("a local module's README must say it is SIMULATED")
+				}
+			})
+		}
+	}
+}
+
+// The translator passes the same arguments whatever the target, so every target's
+// module of a kind must declare the same variables and outputs.
+func TestTargetsTakeTheSameArguments(t *testing.T) {
+	for _, kind := range Kinds() {
+		t.Run(string(kind), func(t *testing.T) {
+			var first string
+			for _, target := range Targets() {
+				dir := path.Join(target, string(kind))
+				sig := strings.Join(names(variableRE, read(t, path.Join(dir, "variables.tf"))), ",") + " -> " +
+					strings.Join(names(outputRE, read(t, path.Join(dir, "outputs.tf"))), ",")
+				if first == "" {
+					first = sig
+				} else if sig != first {
+					t.Errorf("%s differs from %s:\n  %s\n  %s", target, Targets()[0], sig, first)
 				}
 			}
-			out, _ := fs.ReadFile(modules.FS, target+"/"+string(kind)+"/outputs.tf")
-			if !strings.Contains(string(out), `output "orc_resource"`) {
-				t.Errorf("%s/%s has no orc_resource output", target, kind)
+		})
+	}
+}
+
+// The flavor and image choice must be the same everywhere.
+func TestCatalogIsSharedVerbatim(t *testing.T) {
+	want := read(t, "local/compute/catalog.tf")
+	for _, target := range Targets() {
+		if got := read(t, target+"/compute/catalog.tf"); got != want {
+			t.Errorf("%s/compute/catalog.tf differs from local/compute/catalog.tf", target)
+		}
+	}
+}
+
+func TestSupports(t *testing.T) {
+	tests := []struct {
+		target string
+		kind   Kind
+		want   bool
+	}{
+		{"local", Compute, true},
+		{"openstack", ObjectStorage, true},
+		{"local", Kind("loadbalancer"), false},
+		{"aws", Compute, false},
+		{"", Compute, false},
+		{"local", Kind("../local/compute"), false},
+	}
+	for _, tt := range tests {
+		if got := Supports(tt.target, tt.kind); got != tt.want {
+			t.Errorf("Supports(%q, %q) = %v, want %v", tt.target, tt.kind, got, tt.want)
+		}
+	}
+}
+
+func TestSource(t *testing.T) {
+	if got := Source("local", Compute); got != "./modules/local/compute" {
+		t.Errorf("Source = %q", got)
+	}
+	if got := Source("openstack", VolumeAttachment); got != "./modules/openstack/volume_attachment" {
+		t.Errorf("Source = %q", got)
+	}
+}
+
+func TestProviders(t *testing.T) {
+	tests := []struct {
+		target string
+		want   []string
+	}{
+		{"local", []string{"random", "tls"}},
+		{"openstack", []string{"openstack"}},
+		{"aws", nil},
+	}
+	for _, tt := range tests {
+		got := Providers(tt.target)
+		var keys []string
+		for k, req := range got {
+			keys = append(keys, k)
+			if req.Source == "" || req.Version == "" {
+				t.Errorf("Providers(%q)[%q] = %+v", tt.target, k, req)
 			}
 		}
-		if len(modules.Providers(target)) == 0 {
-			t.Errorf("%s lists no providers", target)
+		sort.Strings(keys)
+		if !slices.Equal(keys, tt.want) {
+			t.Errorf("Providers(%q) = %v, want %v", tt.target, keys, tt.want)
 		}
 	}
-	if modules.Supports("local", "load_balancer") || modules.Supports("nowhere", modules.Compute) {
-		t.Error("Supports says yes to something that does not exist")
-	}
-	if got := modules.Source("local", modules.Compute); got != "./modules/local/compute" {
-		t.Errorf("Source: %s", got)
-	}
-	readme, _ := fs.ReadFile(modules.FS, "local/compute/README.md")
-	if !strings.Contains(string(readme), "SIMULATED") {
-		t.Error("the local compute README must say it is simulated")
+	p := Providers("local")
+	delete(p, "random")
+	if _, ok := Providers("local")["random"]; !ok {
+		t.Error("changing the map Providers returned changed the package's")
 	}
 }
 
-func TestWriteToWritesOnlyTheTarget(t *testing.T) {
-	dir := t.TempDir()
-	if err := modules.WriteTo(dir, "local"); err != nil {
-		t.Fatal(err)
+func TestWriteTo(t *testing.T) {
+	for _, target := range Targets() {
+		t.Run(target, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := WriteTo(dir, target); err != nil {
+				t.Fatal(err)
+			}
+			for _, other := range Targets() {
+				if _, err := os.Stat(filepath.Join(dir, "modules", other)); other != target && err == nil {
+					t.Errorf("WriteTo(%q) also wrote %s's modules", target, other)
+				}
+			}
+			for _, kind := range Kinds() {
+				for _, f := range []string{"variables.tf", "main.tf", "outputs.tf", "README.md"} {
+					p := filepath.Join(dir, "modules", target, string(kind), f)
+					got, err := os.ReadFile(p)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := read(t, path.Join(target, string(kind), f)); !bytes.Equal(got, []byte(want)) {
+						t.Errorf("%s differs from the embedded file", p)
+					}
+					if st, _ := os.Stat(p); st.Mode().Perm()&^0o022 != 0o644&^0o022 {
+						t.Errorf("%s has mode %v", p, st.Mode().Perm())
+					}
+				}
+				if st, err := os.Stat(filepath.Join(dir, "modules", target, string(kind))); err != nil || st.Mode().Perm()&^0o022 != 0o755&^0o022 {
+					t.Errorf("module dir: %v %v", st, err)
+				}
+			}
+			// A second write over the first is fine (workdirs are rewritten on every run).
+			if err := WriteTo(dir, target); err != nil {
+				t.Fatalf("second WriteTo: %v", err)
+			}
+		})
 	}
-	if _, err := os.Stat(filepath.Join(dir, "modules", "local", "compute", "main.tf")); err != nil {
-		t.Fatal(err)
+	if err := WriteTo(t.TempDir(), "aws"); err == nil {
+		t.Error("WriteTo of an unknown target succeeded")
 	}
-	if _, err := os.Stat(filepath.Join(dir, "modules", "openstack")); !os.IsNotExist(err) {
-		t.Fatal("WriteTo wrote another target's modules")
-	}
-	if err := modules.WriteTo(dir, "../../etc"); err == nil {
-		t.Fatal("WriteTo accepted an unknown target")
-	}
-}
-
-// root writes a root module calling local modules, with variables for what the
-// test changes between applies.
-func root(t *testing.T, dir string, vars map[string]any) {
-	t.Helper()
-	main := map[string]any{
-		"variable": map[string]any{"cpus": map[string]any{}, "power": map[string]any{}, "size": map[string]any{}},
-		"module": map[string]any{
-			"net":  map[string]any{"source": "./modules/local/network", "name": "net", "deployment_id": "d", "cidr": "192.168.7.0/24"},
-			"port": map[string]any{"source": "./modules/local/port", "name": "port", "deployment_id": "d", "network": map[string]any{"id": "${module.net.id}", "cidr": "${module.net.cidr}"}},
-			"vm": map[string]any{"source": "./modules/local/compute", "count": 2, "name": "vm-${count.index}", "deployment_id": "d", "index": "${count.index}",
-				"num_cpus": "${var.cpus}", "mem_size_mb": 3000, "public_address": true, "power_state": "${var.power}",
-				"ports": []any{map[string]any{"id": "${module.port.id}", "ip_address": "${module.port.ip_address}", "network_id": "${module.net.id}"}}},
-			"vol":    map[string]any{"source": "./modules/local/block_storage", "name": "vol", "deployment_id": "d", "size_gb": "${var.size}"},
-			"attach": map[string]any{"source": "./modules/local/volume_attachment", "name": "a", "deployment_id": "d", "compute_id": "${module.vm[0].id}", "volume_id": "${module.vol.id}", "device": "/dev/vdc"},
-			"bucket": map[string]any{"source": "./modules/local/object_storage", "name": "b", "deployment_id": "d", "size_gb": 5},
-		},
-		"output": map[string]any{
-			"vm":     map[string]any{"value": "${module.vm[*].orc_resource}"},
-			"vol":    map[string]any{"value": "${module.vol.orc_resource}"},
-			"device": map[string]any{"value": "${module.attach.device}"},
-		},
-	}
-	data, _ := json.Marshal(main)
-	os.WriteFile(filepath.Join(dir, "main.tf.json"), data, 0o644)
-	data, _ = json.Marshal(vars)
-	os.WriteFile(filepath.Join(dir, "terraform.tfvars.json"), data, 0o644)
-}
-
-type resource struct {
-	CloudID    string         `json:"cloud_id"`
-	Attributes map[string]any `json:"attributes"`
-}
-
-func outputs(t *testing.T, tc tftest.Toolchain, dir string) (vms []resource, vol resource, device string) {
-	t.Helper()
-	var out struct {
-		VM     struct{ Value []resource }
-		Vol    struct{ Value resource }
-		Device struct{ Value string }
-	}
-	if err := json.Unmarshal([]byte(tc.Run(t, dir, "output", "-json")), &out); err != nil {
-		t.Fatal(err)
-	}
-	return out.VM.Value, out.Vol.Value, out.Device.Value
-}
-
-func TestLocalModulesApply(t *testing.T) {
-	tc := tftest.Find(t)
-	dir := t.TempDir()
-	if err := modules.WriteTo(dir, "local"); err != nil {
-		t.Fatal(err)
-	}
-	root(t, dir, map[string]any{"cpus": 2, "power": "started", "size": 10})
-	tc.Run(t, dir, "init", "-input=false")
-	tc.Run(t, dir, "apply", "-auto-approve", "-input=false")
-	vms, vol, device := outputs(t, tc, dir)
-	if len(vms) != 2 || vms[0].Attributes["flavor"] != "medium" || vms[0].Attributes["private_address"] != "192.168.7.10" ||
-		!strings.HasPrefix(vms[0].Attributes["public_address"].(string), "172.24.4.") || device != "/dev/vdc" || vol.Attributes["size_gb"] != 10.0 {
-		t.Fatalf("first apply: %+v %+v %s", vms, vol, device)
-	}
-	ids := []string{vms[0].CloudID, vms[1].CloudID, vol.CloudID}
-
-	// Bigger, stopped, larger volume: all in place, same ids.
-	root(t, dir, map[string]any{"cpus": 4, "power": "stopped", "size": 20})
-	out := tc.Run(t, dir, "apply", "-auto-approve", "-input=false")
-	if !strings.Contains(out, "0 added") || !strings.Contains(out, "0 destroyed") {
-		t.Fatalf("not in place:\n%s", out)
-	}
-	vms, vol, _ = outputs(t, tc, dir)
-	if vms[0].CloudID != ids[0] || vms[1].CloudID != ids[1] || vol.CloudID != ids[2] {
-		t.Fatal("ids changed on an in-place update")
-	}
-	if vms[0].Attributes["flavor"] != "large" || vms[0].Attributes["power_state"] != "stopped" || vol.Attributes["size_gb"] != 20.0 {
-		t.Fatalf("update not applied: %+v %+v", vms[0].Attributes, vol.Attributes)
-	}
-
-	// Over the simulated quota: fails on purpose, with the reason.
-	root(t, dir, map[string]any{"cpus": 4, "power": "stopped", "size": 5000})
-	out, err := tc.Try(t, dir, "apply", "-auto-approve", "-input=false")
-	if err == nil || !strings.Contains(out, "outside the target's quota") {
-		t.Fatalf("quota: %v\n%s", err, out)
-	}
-	// No flavor fits: fails naming the request.
-	root(t, dir, map[string]any{"cpus": 64, "power": "started", "size": 20})
-	out, err = tc.Try(t, dir, "apply", "-auto-approve", "-input=false")
-	if err == nil || !strings.Contains(out, "No flavor in the target catalog fits num_cpus=64") {
-		t.Fatalf("flavor: %v\n%s", err, out)
-	}
-	tc.Run(t, dir, "destroy", "-auto-approve", "-input=false")
 }

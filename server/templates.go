@@ -40,7 +40,11 @@ func templateErrors(err error, field string) error {
 	if !errors.As(err, &errs) {
 		return err
 	}
-	out := store.Errorf(store.EInvalid, "the template is not valid: %s", firstMessage(errs))
+	what := "the template is not valid"
+	if allInputs(errs) {
+		what = "invalid inputs"
+	}
+	out := store.Errorf(store.EInvalid, "%s: %s", what, firstMessage(errs))
 	for _, e := range errs {
 		d := store.Detail{Field: field, File: e.Pos.File, Line: e.Pos.Line, Column: e.Pos.Column, Message: e.Message,
 			Extra: map[string]any{"kind": string(e.Kind)}}
@@ -52,12 +56,21 @@ func templateErrors(err error, field string) error {
 	return out
 }
 
+func allInputs(errs tosca2tf.Errors) bool {
+	for _, e := range errs {
+		if !strings.HasPrefix(e.Field, "inputs.") {
+			return false
+		}
+	}
+	return len(errs) > 0
+}
+
 func firstMessage(errs tosca2tf.Errors) string {
 	if len(errs) == 0 {
 		return ""
 	}
 	msg := errs[0].Message
-	if errs[0].Pos.Line > 0 {
+	if errs[0].Pos.Line > 0 && errs[0].Field == "" {
 		msg = fmt.Sprintf("line %d: %s", errs[0].Pos.Line, msg)
 	}
 	if len(errs) > 1 {

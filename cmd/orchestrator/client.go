@@ -159,6 +159,8 @@ func (c *client) call(method, path string, body any, out any) ([]byte, error) {
 			msg := fmt.Sprintf("%s (%d %s)", ae.Error.Message, res.StatusCode, ae.Error.Code)
 			for _, d := range ae.Error.Details {
 				switch {
+				case d.Field != "" && d.Field != "template" && d.Field != "content":
+					msg += fmt.Sprintf("\n  %s: %s", d.Field, d.Message)
 				case d.Line > 0:
 					msg += fmt.Sprintf("\n  line %d:%d: %s", d.Line, d.Column, d.Message)
 				case d.Field != "":

@@ -4,6 +4,7 @@ package tftest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,12 +78,30 @@ func (tc Toolchain) Run(t testing.TB, dir string, args ...string) string {
 	return out
 }
 
-// Try runs terraform in dir and returns its output and error.
+// Try runs terraform in dir and returns its output and error, for tests that
+// expect a failure. At the test's deadline Terraform is interrupted first, so it
+// releases its state lock, then killed.
 func (tc Toolchain) Try(t testing.TB, dir string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout(t))
 	defer cancel()
 	cmd := exec.CommandContext(ctx, tc.Terraform, append(args, "-no-color")...)
 	cmd.Dir, cmd.Env = dir, tc.Env(t)
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
 	out, err := cmd.CombinedOutput()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w (%v)", err, ctx.Err())
+	}
 	return string(out), err
+}
+
+// timeout leaves a little of the test's deadline to report a hung Terraform.
+func timeout(t testing.TB) time.Duration {
+	if d, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if deadline, ok := d.Deadline(); ok {
+			return max(time.Until(deadline)-5*time.Second, time.Second)
+		}
+	}
+	return 5 * time.Minute
 }

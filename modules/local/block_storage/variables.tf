@@ -1,5 +1,7 @@
+# The first four variables are the ones every module takes (see modules/README.md).
+
 variable "name" {
-  description = "Instance name, unique within the deployment (<node>-<index>)."
+  description = "Instance name, <node>-<index>, unique within the deployment."
   type        = string
 }
 
@@ -15,20 +17,25 @@ variable "index" {
 }
 
 variable "target" {
-  description = "The target's non-secret configuration."
+  description = "The target's non-secret configuration. This module reads max_volume_gb (the simulated quota, default 1000)."
   type        = any
   default     = {}
 }
 
 variable "size_gb" {
-  description = "Size in GiB (TOSCA size, rounded up)."
+  description = "Size in GiB (TOSCA size, rounded up); null only with volume_id or snapshot_id."
   type        = number
   default     = null
+  validation {
+    condition     = var.size_gb == null ? true : var.size_gb >= 1 && floor(var.size_gb) == var.size_gb
+    error_message = "size_gb must be a whole number of GiB, 1 or more."
+  }
 }
 
 variable "volume_type" {
-  type    = string
-  default = null
+  description = "Volume type (recorded only); null = the cloud's default."
+  type        = string
+  default     = null
 }
 
 variable "volume_id" {

@@ -1,8 +1,11 @@
-# A SIMULATED server: nothing runs anywhere. The server is a terraform_data whose
-# input holds what a cloud would report, so that changing its size or power state
-# is an in-place update and changing its image replaces it, as on a real cloud.
+# A SIMULATED server: nothing runs anywhere and nothing exists outside Terraform
+# state. The server is a terraform_data whose input holds what a cloud would
+# report, so changing its size, flavor or power state is an in-place update (same
+# id) and a new image replaces it (new id), as on a real cloud. The flavor and
+# image choice lives in catalog.tf.
 
 terraform {
+  required_version = ">= 1.5.0"
   required_providers {
     random = {
       source  = "hashicorp/random"
@@ -16,105 +19,62 @@ terraform {
 }
 
 locals {
-  default_flavors = [
-    { name = "small", vcpus = 1, ram_mb = 2048, disk_gb = 20, gpus = 0 },
-    { name = "medium", vcpus = 2, ram_mb = 4096, disk_gb = 40, gpus = 0 },
-    { name = "large", vcpus = 4, ram_mb = 8192, disk_gb = 80, gpus = 0 },
-    { name = "xlarge", vcpus = 8, ram_mb = 16384, disk_gb = 160, gpus = 0 },
-    { name = "2xlarge", vcpus = 16, ram_mb = 65536, disk_gb = 320, gpus = 0 },
-    { name = "gpu.large", vcpus = 8, ram_mb = 32768, disk_gb = 200, gpus = 1 },
-  ]
-  default_images = [
-    { name = "ubuntu-24.04", distribution = "ubuntu", version = "24.04", type = "linux", architecture = "x86_64" },
-    { name = "ubuntu-22.04", distribution = "ubuntu", version = "22.04", type = "linux", architecture = "x86_64" },
-    { name = "rocky-9", distribution = "rocky", version = "9", type = "linux", architecture = "x86_64" },
-    { name = "centos-7", distribution = "centos", version = "7", type = "linux", architecture = "x86_64" },
-  ]
-  flavors = [for f in try(var.target.flavors, local.default_flavors) : {
-    name = f.name, vcpus = f.vcpus, ram_mb = f.ram_mb, disk_gb = try(f.disk_gb, 0), gpus = try(f.gpus, 0)
-  }]
-  images = [for i in try(var.target.images, local.default_images) : {
-    name         = i.name
-    distribution = lower(try(i.distribution, ""))
-    version      = tostring(try(i.version, ""))
-    type         = lower(try(i.type, "linux"))
-    architecture = lower(try(i.architecture, "x86_64"))
-  }]
-
-  # Best fit: the smallest flavor that satisfies every request, ordered by vcpus,
-  # memory, disk, gpus, then name.
-  want = {
-    vcpus   = coalesce(var.num_cpus, 1)
-    ram_mb  = coalesce(var.mem_size_mb, 0)
-    disk_gb = coalesce(var.disk_size_gb, 0)
-    gpus    = coalesce(var.num_gpus, 0)
-  }
-  fitting = [for f in local.flavors : f
-    if f.vcpus >= local.want.vcpus && f.ram_mb >= local.want.ram_mb && f.disk_gb >= local.want.disk_gb && f.gpus >= local.want.gpus
-  ]
-  ranked   = sort([for f in local.fitting : format("%06d|%09d|%09d|%03d|%s", f.vcpus, f.ram_mb, f.disk_gb, f.gpus, f.name)])
-  best_fit = length(local.ranked) > 0 ? split("|", local.ranked[0])[4] : null
-  flavor   = var.flavor != null ? var.flavor : local.best_fit
-  chosen   = [for f in local.flavors : f if f.name == local.flavor]
-
-  # Image: every os field given must match (versions on a dot boundary: "9" matches "9.3").
-  matching = [for i in local.images : i
-    if(var.os.distribution == null || i.distribution == lower(coalesce(var.os.distribution, "-")))
-    && (var.os.type == null || i.type == lower(coalesce(var.os.type, "-")))
-    && (var.os.architecture == null || i.architecture == lower(coalesce(var.os.architecture, "-")))
-    && (var.os.version == null || i.version == coalesce(var.os.version, "-") || startswith(i.version, "${coalesce(var.os.version, "-")}."))
-  ]
-  image = var.image != null ? var.image : (length(local.matching) > 0 ? local.matching[0].name : null)
-
-  # Addresses: the first port's, else a host number in the network, wrapped into
-  # the network's size so any CIDR works.
-  cidr            = var.network != null ? var.network.cidr : try(var.target.default_network_cidr, "10.10.0.0/16")
-  hosts           = pow(2, 32 - tonumber(split("/", local.cidr)[1]))
-  host_number     = 2 + (var.address_offset + var.index - 2) % max(local.hosts - 3, 1)
-  private_address = length(var.ports) > 0 ? var.ports[0].ip_address : cidrhost(local.cidr, local.host_number)
-  public_cidr     = try(var.target.public_cidr, "172.24.4.0/24")
-  public_address  = var.public_address ? cidrhost(local.public_cidr, random_integer.public_host[0].result) : null
-  networks = concat(
-    length(var.ports) > 0 ? [for p in var.ports : { network_id = p.network_id, ip_address = p.ip_address }] :
-    [{ network_id = var.network != null ? var.network.id : "default", ip_address = local.private_address }],
-    var.public_address ? [{ network_id = "public", ip_address = local.public_address }] : [],
+  # Private address: the first bound port's; otherwise host number
+  # address_offset + index of the network, wrapped so that small networks work
+  # too (skipping the network address, the gateway .1 and the last address).
+  network_cidr = var.network != null ? var.network.cidr : coalesce(try(var.target.default_network_cidr, null), "10.10.0.0/16")
+  network_bits = length(split(":", local.network_cidr)) > 1 ? 128 : 32
+  network_size = try(pow(2, local.network_bits - tonumber(split("/", local.network_cidr)[1])), 0)
+  host_number  = 2 + (max(var.address_offset + var.index, 2) - 2) % max(local.network_size - 3, 1)
+  private_address = (length(var.ports) > 0
+    ? var.ports[0].ip_address
+    : try(cidrhost(local.network_cidr, local.host_number), null)
   )
-  boot_seconds = min(max(floor(tonumber(try(var.target.boot_seconds, 0))), 0), 3600)
-}
+  networks = (length(var.ports) > 0
+    ? [for p in var.ports : { network_id = p.network_id, port_id = p.id, ip_address = p.ip_address }]
+    : [{ network_id = var.network != null ? var.network.id : "default", port_id = null, ip_address = local.private_address }]
+  )
 
-# The cloud's id for the server: replaced with the server (image change, redeploy).
-resource "random_uuid" "id" {
-  keepers = {
-    name  = var.name
-    image = local.image
+  # Public address: a host of the simulated floating IP pool.
+  public_cidr    = coalesce(try(var.target.public_cidr, null), "172.24.4.0/24")
+  public_size    = try(pow(2, 32 - tonumber(split("/", local.public_cidr)[1])), 0)
+  public_address = var.public_address ? try(cidrhost(local.public_cidr, random_integer.public_host[0].result), null) : null
+
+  # Simulated boot time in whole seconds; -1 when the target's value is not a number.
+  boot_seconds = try(floor(tonumber(coalesce(try(var.target.boot_seconds, null), 0))), -1)
+
+  # The size the server gets: the flavor's, or what was asked for when an explicit
+  # flavor is not in the catalog (the simulation has no other way to know it).
+  size = local.flavor_spec != null ? local.flavor_spec : {
+    name    = coalesce(local.flavor, "-")
+    vcpus   = var.num_cpus == null ? 1 : var.num_cpus
+    ram_mb  = var.mem_size_mb == null ? 1024 : var.mem_size_mb
+    disk_gb = var.disk_size_gb == null ? 10 : var.disk_size_gb
+    gpus    = var.num_gpus == null ? 0 : var.num_gpus
   }
 }
 
 resource "random_integer" "public_host" {
   count = var.public_address ? 1 : 0
-  min   = 10
-  max   = max(pow(2, 32 - tonumber(split("/", local.public_cidr)[1])) - 2, 10)
+  min   = 2
+  max   = max(local.public_size - 2, 2)
+  # Another pool is another address.
   keepers = {
-    server = var.name
+    public_cidr = local.public_cidr
   }
-}
-
-# The server's host key, as a cloud-init would generate it.
-resource "tls_private_key" "host_key" {
-  algorithm = "ED25519"
 }
 
 resource "terraform_data" "server" {
   input = {
-    id              = random_uuid.id.result
     name            = var.name
     deployment_id   = var.deployment_id
     flavor          = local.flavor
     image           = local.image
-    vcpus           = length(local.chosen) > 0 ? local.chosen[0].vcpus : var.num_cpus
-    ram_mb          = length(local.chosen) > 0 ? local.chosen[0].ram_mb : var.mem_size_mb
-    disk_gb         = length(local.chosen) > 0 ? local.chosen[0].disk_gb : var.disk_size_gb
-    gpus            = length(local.chosen) > 0 ? local.chosen[0].gpus : var.num_gpus
+    vcpus           = local.size.vcpus
+    ram_mb          = local.size.ram_mb
+    disk_gb         = local.size.disk_gb
+    gpus            = local.size.gpus
+    networks        = local.networks
     private_address = local.private_address
     public_address  = local.public_address
     power_state     = var.power_state
@@ -122,27 +82,52 @@ resource "terraform_data" "server" {
     ssh_public_keys = var.ssh_public_keys
     software        = var.software
   }
-  # A new image is a new server.
-  triggers_replace = [local.image]
 
-  # Simulated boot time; sleep runs without a shell.
-  provisioner "local-exec" {
-    interpreter = ["sleep"]
-    command     = tostring(local.boot_seconds)
-  }
+  # A new image is a new server; everything else changes in place.
+  triggers_replace = [local.image]
 
   lifecycle {
     precondition {
       condition     = local.flavor != null
-      error_message = "No flavor in the target catalog fits num_cpus=${local.want.vcpus}, mem_size_mb=${local.want.ram_mb}, disk_size_gb=${local.want.disk_gb}, num_gpus=${local.want.gpus} (largest: ${join(", ", [for f in local.flavors : "${f.name}=${f.vcpus}cpu/${f.ram_mb}MiB/${f.disk_gb}GiB"])})."
-    }
-    precondition {
-      condition     = var.flavor == null || length(local.chosen) > 0
-      error_message = "Flavor ${coalesce(var.flavor, "-")} is not in the target catalog."
+      error_message = "no flavor in the target catalog fits ${local.flavor_request} (server ${var.name}); the catalog has: ${local.flavor_catalog_text}."
     }
     precondition {
       condition     = local.image != null
-      error_message = "No image in the target catalog matches os distribution=${coalesce(var.os.distribution, "any")}, version=${coalesce(var.os.version, "any")}, type=${coalesce(var.os.type, "any")}, architecture=${coalesce(var.os.architecture, "any")}."
+      error_message = "no image in the target catalog matches ${local.image_request} (server ${var.name}); the catalog has: ${local.image_catalog_text}."
     }
+    precondition {
+      condition     = local.private_address != null
+      error_message = "server ${var.name}: no address for host number ${local.host_number} in network ${local.network_cidr}."
+    }
+    precondition {
+      condition     = var.public_address ? local.public_size >= 4 : true
+      error_message = "server ${var.name}: target.public_cidr ${local.public_cidr} is not an IPv4 range with room for addresses."
+    }
+    precondition {
+      condition     = local.boot_seconds >= 0 && local.boot_seconds <= 3600
+      error_message = "target.boot_seconds must be a number of seconds from 0 to 3600, got ${jsonencode(try(var.target.boot_seconds, null))}."
+    }
+  }
+}
+
+# Simulated boot: the server is "booting" for target.boot_seconds after it is
+# created (or replaced). sleep runs without a shell, with a validated number.
+resource "terraform_data" "boot" {
+  count            = local.boot_seconds > 0 ? 1 : 0
+  triggers_replace = [terraform_data.server.id]
+
+  provisioner "local-exec" {
+    interpreter = ["sleep"]
+    command     = tostring(local.boot_seconds)
+  }
+}
+
+# The server's SSH host key, as cloud-init would generate it on first boot: a new
+# server gets a new key. Only its public half is ever output.
+resource "tls_private_key" "host_key" {
+  algorithm = "ED25519"
+
+  lifecycle {
+    replace_triggered_by = [terraform_data.server.id]
   }
 }

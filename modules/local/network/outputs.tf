@@ -1,30 +1,38 @@
 output "id" {
-  value = random_uuid.id.result
+  description = "The (simulated) network id."
+  value       = terraform_data.network.id
 }
 
 output "subnet_id" {
-  description = "The subnet (the simulated network has one, with the network's id)."
-  value       = random_uuid.id.result
+  description = "The (simulated) subnet id."
+  value       = terraform_data.subnet.id
 }
 
 output "name" {
-  value = terraform_data.network.output.name
+  description = "The network's name."
+  value       = local.name
 }
 
 output "cidr" {
-  value = terraform_data.network.output.cidr
+  description = "The subnet's address range."
+  value       = local.cidr
+  depends_on  = [terraform_data.subnet]
 }
 
 output "orc_resource" {
+  description = "What the orchestrator's resources API shows of this network."
   value = {
-    cloud_id = random_uuid.id.result
+    cloud_id = terraform_data.network.id
     kind     = "network"
     attributes = {
       simulated    = true
-      name         = terraform_data.network.output.name
-      cidr         = terraform_data.network.output.cidr
-      gateway_ip   = terraform_data.network.output.gateway_ip
+      name         = local.name
+      subnet_id    = terraform_data.subnet.id
+      cidr         = local.cidr
       ip_version   = var.ip_version
+      gateway_ip   = local.gateway_ip
+      start_ip     = var.start_ip
+      end_ip       = var.end_ip
       dhcp_enabled = var.dhcp_enabled
     }
   }

@@ -1,18 +1,21 @@
 output "id" {
-  value = random_uuid.id.result
+  description = "The (simulated) container id."
+  value       = terraform_data.container.id
 }
 
 output "name" {
-  value = terraform_data.container.output.name
+  description = "The container's name."
+  value       = local.container_name
 }
 
 output "orc_resource" {
+  description = "What the orchestrator's resources API shows of this container."
   value = {
-    cloud_id = random_uuid.id.result
+    cloud_id = terraform_data.container.id
     kind     = "object_storage"
     attributes = {
       simulated = true
-      name      = terraform_data.container.output.name
+      name      = local.container_name
       size_gb   = var.size_gb
     }
   }

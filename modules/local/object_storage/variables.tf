@@ -1,5 +1,7 @@
+# The first four variables are the ones every module takes (see modules/README.md).
+
 variable "name" {
-  description = "Instance name, unique within the deployment (<node>-<index>)."
+  description = "Instance name, <node>-<index>, unique within the deployment."
   type        = string
 }
 
@@ -21,11 +23,21 @@ variable "target" {
 }
 
 variable "size_gb" {
-  type    = number
-  default = null
+  description = "Quota in GiB (TOSCA ObjectStorage size); null = no quota."
+  type        = number
+  default     = null
+  validation {
+    condition     = var.size_gb == null ? true : var.size_gb > 0
+    error_message = "size_gb must be more than 0."
+  }
 }
 
 variable "container_name" {
-  type    = string
-  default = null
+  description = "The container's name (TOSCA ObjectStorage name); null = <deployment_id>-<name>."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.container_name == null ? true : length(var.container_name) > 0 && length(var.container_name) <= 256 && length(regexall("/", var.container_name)) == 0
+    error_message = "container_name must be 1 to 256 characters without \"/\"."
+  }
 }

@@ -1,20 +1,25 @@
 output "id" {
-  value = terraform_data.attachment.id
+  description = "The (simulated) attachment id."
+  value       = terraform_data.attachment.id
 }
 
 output "device" {
-  value = terraform_data.attachment.output.device
+  description = "The device the volume shows as on the server."
+  value       = local.device
 }
 
 output "orc_resource" {
+  description = "What the orchestrator's resources API shows of this attachment."
   value = {
     cloud_id = terraform_data.attachment.id
     kind     = "volume_attachment"
     attributes = {
       simulated  = true
+      name       = var.name
       compute_id = var.compute_id
       volume_id  = var.volume_id
-      device     = terraform_data.attachment.output.device
+      device     = local.device
+      location   = local.location
     }
   }
 }

@@ -1,10 +1,11 @@
-# A server on OpenStack: an instance with a key pair from the owners' ssh keys, a
-# security group from the endpoint ports, a floating IP when asked for, and a power
-# state (ACTIVE or SHUTOFF) that an apply changes in place. Flavor and image are
-# explicit or the best fit from the target's catalog (no data sources: they would
-# need the cloud at plan time).
+# A server on OpenStack: an instance with a key pair, a security group with one
+# rule per endpoint port, a port (its own, or the Port nodes bound to it), a
+# floating IP when asked for, and a power state that changes in place. The flavor
+# and image choice lives in catalog.tf (no data sources: they would need the
+# cloud at plan time).
 
 terraform {
+  required_version = ">= 1.5.0"
   required_providers {
     openstack = {
       source  = "terraform-provider-openstack/openstack"
@@ -14,45 +15,35 @@ terraform {
 }
 
 locals {
-  flavors = [for f in try(var.target.flavors, []) : {
-    name = f.name, vcpus = f.vcpus, ram_mb = f.ram_mb, disk_gb = try(f.disk_gb, 0), gpus = try(f.gpus, 0)
-  }]
-  images = [for i in try(var.target.images, []) : {
-    name         = i.name
-    distribution = lower(try(i.distribution, ""))
-    version      = tostring(try(i.version, ""))
-    type         = lower(try(i.type, "linux"))
-    architecture = lower(try(i.architecture, "x86_64"))
-  }]
-  want = {
-    vcpus   = coalesce(var.num_cpus, 1)
-    ram_mb  = coalesce(var.mem_size_mb, 0)
-    disk_gb = coalesce(var.disk_size_gb, 0)
-    gpus    = coalesce(var.num_gpus, 0)
-  }
-  fitting = [for f in local.flavors : f
-    if f.vcpus >= local.want.vcpus && f.ram_mb >= local.want.ram_mb && f.disk_gb >= local.want.disk_gb && f.gpus >= local.want.gpus
-  ]
-  ranked = sort([for f in local.fitting : format("%06d|%09d|%09d|%03d|%s", f.vcpus, f.ram_mb, f.disk_gb, f.gpus, f.name)])
-  flavor = var.flavor != null ? var.flavor : (length(local.ranked) > 0 ? split("|", local.ranked[0])[4] : null)
-  matching = [for i in local.images : i
-    if(var.os.distribution == null || i.distribution == lower(coalesce(var.os.distribution, "-")))
-    && (var.os.type == null || i.type == lower(coalesce(var.os.type, "-")))
-    && (var.os.architecture == null || i.architecture == lower(coalesce(var.os.architecture, "-")))
-    && (var.os.version == null || i.version == coalesce(var.os.version, "-") || startswith(i.version, "${coalesce(var.os.version, "-")}."))
-  ]
-  image = var.image != null ? var.image : (length(local.matching) > 0 ? local.matching[0].name : null)
+  full_name = "${var.deployment_id}-${var.name}"
+  # Target settings; a missing, null or empty one takes the default.
+  availability_zone = try(coalesce(var.target.availability_zone), "")
+  external_network  = coalesce(try(var.target.external_network, null), "public")
+  default_network   = coalesce(try(var.target.default_network, null), "private")
+  # A default network known by id (default_network_id, or a UUID given as
+  # default_network) lets the server have a port of its own, hence a floating IP.
+  default_network_is_id = can(regex("^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$", local.default_network))
+  default_network_id    = try(coalesce(var.target.default_network_id), local.default_network_is_id ? local.default_network : "")
 
-  full_name         = "${var.deployment_id}-${var.name}"
-  default_network   = try(var.target.default_network, "private")
-  availability_zone = try(var.target.availability_zone, "") != "" ? var.target.availability_zone : null
-  # How the server is wired: to the ports bound to it, to a port of ours on the
-  # given network, or by name to the target's default network.
-  own_port     = length(var.ports) == 0 && var.network != null
-  by_name      = length(var.ports) == 0 && var.network == null
-  port_ids     = length(var.ports) > 0 ? [for p in var.ports : p.id] : (local.own_port ? [openstack_networking_port_v2.port[0].id] : [])
-  first_port   = length(local.port_ids) > 0 ? local.port_ids[0] : openstack_compute_instance_v2.server.network[0].port
-  cloud_config = length(var.ssh_public_keys) > 1 ? "#cloud-config\n${yamlencode({ ssh_authorized_keys = slice(var.ssh_public_keys, 1, length(var.ssh_public_keys)) })}" : null
+  # How the server is wired, first that applies:
+  #   1. the Port nodes bound to it;
+  #   2. a port of its own on `network`, or on target.default_network_id;
+  #   3. target.default_network by name (Nova makes the port, so no floating IP:
+  #      associating one needs a port id, and no data source may look it up).
+  # These depend only on values known at plan time, so counts stay known.
+  bound    = length(var.ports) > 0
+  own_port = !local.bound && (var.network != null || local.default_network_id != "")
+  by_name  = !local.bound && !local.own_port
+  port_ids = (local.bound ? [for p in var.ports : p.id]
+    : local.own_port ? [openstack_networking_port_v2.server[0].id] : []
+  )
+
+  # One rule per distinct endpoint (protocol, port, cidr); keys survive reordering.
+  endpoint_rules = { for p in var.endpoint_ports : "${lower(p.protocol)}-${p.port}-${p.cidr}" => p... }
+
+  # The first key is the key pair; cloud-init adds the others.
+  extra_keys = length(var.ssh_public_keys) > 1 ? slice(var.ssh_public_keys, 1, length(var.ssh_public_keys)) : []
+  user_data  = length(local.extra_keys) > 0 ? "#cloud-config\n${yamlencode({ ssh_authorized_keys = local.extra_keys })}" : null
 }
 
 resource "openstack_compute_keypair_v2" "key" {
@@ -63,30 +54,33 @@ resource "openstack_compute_keypair_v2" "key" {
 
 resource "openstack_networking_secgroup_v2" "server" {
   name        = local.full_name
-  description = "Endpoints of ${var.name} (deployment ${var.deployment_id})"
+  description = "Endpoints of ${var.name} (orchestrator deployment ${var.deployment_id})"
 }
 
 resource "openstack_networking_secgroup_rule_v2" "endpoint" {
-  for_each          = { for i, p in var.endpoint_ports : "${p.protocol}-${p.port}-${i}" => p }
-  direction         = "ingress"
-  ethertype         = "IPv4"
-  protocol          = each.value.protocol
-  port_range_min    = each.value.port
-  port_range_max    = each.value.port
-  remote_ip_prefix  = each.value.cidr
+  for_each          = local.endpoint_rules
   security_group_id = openstack_networking_secgroup_v2.server.id
+  direction         = "ingress"
+  ethertype         = length(split(":", each.value[0].cidr)) > 1 ? "IPv6" : "IPv4"
+  protocol          = lower(each.value[0].protocol)
+  # ICMP has no ports.
+  port_range_min   = lower(each.value[0].protocol) == "icmp" ? null : each.value[0].port
+  port_range_max   = lower(each.value[0].protocol) == "icmp" ? null : each.value[0].port
+  remote_ip_prefix = each.value[0].cidr
 }
 
-resource "openstack_networking_port_v2" "port" {
+resource "openstack_networking_port_v2" "server" {
   count              = local.own_port ? 1 : 0
   name               = local.full_name
-  network_id         = var.network.id
+  network_id         = var.network != null ? var.network.id : local.default_network_id
+  admin_state_up     = true
   security_group_ids = [openstack_networking_secgroup_v2.server.id]
 }
 
+# Port nodes are made without our security group: add it.
 resource "openstack_networking_port_secgroup_associate_v2" "bound" {
-  for_each           = { for i, p in var.ports : tostring(i) => p.id }
-  port_id            = each.value
+  count              = length(var.ports)
+  port_id            = var.ports[count.index].id
   security_group_ids = [openstack_networking_secgroup_v2.server.id]
 }
 
@@ -95,14 +89,14 @@ resource "openstack_compute_instance_v2" "server" {
   flavor_name       = local.flavor
   image_name        = local.image
   key_pair          = length(var.ssh_public_keys) > 0 ? openstack_compute_keypair_v2.key[0].name : null
-  availability_zone = local.availability_zone
-  security_groups   = local.by_name ? [openstack_networking_secgroup_v2.server.name] : null
-  user_data         = local.cloud_config
-  power_state       = var.power_state == "stopped" ? "shutoff" : "active"
+  availability_zone = local.availability_zone != "" ? local.availability_zone : null
+  # With ports, the security group is on the ports; by name, Nova makes the port.
+  security_groups = local.by_name ? [openstack_networking_secgroup_v2.server.name] : null
+  user_data       = local.user_data
+  power_state     = var.power_state == "stopped" ? "shutoff" : "active"
   metadata = {
     orchestrator_deployment = var.deployment_id
     orchestrator_node       = var.name
-    software_count          = tostring(length(var.software))
   }
 
   dynamic "network" {
@@ -119,24 +113,41 @@ resource "openstack_compute_instance_v2" "server" {
   }
 
   lifecycle {
+    # Keys reach a server when it boots: new owners' keys must not replace running
+    # servers (a redeploy gives them to new servers).
+    ignore_changes = [user_data, key_pair]
+
     precondition {
       condition     = local.flavor != null
-      error_message = "No flavor in the target catalog fits num_cpus=${local.want.vcpus}, mem_size_mb=${local.want.ram_mb}, disk_size_gb=${local.want.disk_gb}, num_gpus=${local.want.gpus}."
+      error_message = "no flavor in the target catalog fits ${local.flavor_request} (server ${var.name}); the catalog has: ${local.flavor_catalog_text}."
     }
     precondition {
       condition     = local.image != null
-      error_message = "No image in the target catalog matches os distribution=${coalesce(var.os.distribution, "any")}, version=${coalesce(var.os.version, "any")}."
+      error_message = "no image in the target catalog matches ${local.image_request} (server ${var.name}); the catalog has: ${local.image_catalog_text}."
+    }
+    precondition {
+      condition     = !(var.public_address && local.by_name)
+      error_message = "server ${var.name} asks for a public address but sits on target.default_network (\"${local.default_network}\") by name: a floating IP needs a port, so give the target a default_network_id (or default_network as an id), give the server a network, or bind a Port to it."
     }
   }
 }
 
 resource "openstack_networking_floatingip_v2" "public" {
-  count = var.public_address ? 1 : 0
-  pool  = try(var.target.external_network, "public")
+  count       = var.public_address ? 1 : 0
+  pool        = local.external_network
+  description = local.full_name
 }
 
 resource "openstack_networking_floatingip_associate_v2" "public" {
-  count       = var.public_address ? 1 : 0
+  count       = var.public_address && !local.by_name ? 1 : 0
   floating_ip = openstack_networking_floatingip_v2.public[0].address
-  port_id     = local.first_port
+  port_id     = local.port_ids[0]
+  # Associate once the port is bound to the server.
+  depends_on = [openstack_compute_instance_v2.server]
+}
+
+# The hosted software's configuration payload, kept in Terraform state beside the
+# server (and changed in place), as on every target.
+resource "terraform_data" "software" {
+  input = var.software
 }

@@ -1,7 +1,8 @@
-# A Neutron network with one subnet, and a router to the target's external network
-# when target.external_network_id is set.
+# A Neutron network with one subnet, and a router from it to the target's external
+# network when target.external_network_id is set.
 
 terraform {
+  required_version = ">= 1.5.0"
   required_providers {
     openstack = {
       source  = "terraform-provider-openstack/openstack"
@@ -11,19 +12,27 @@ terraform {
 }
 
 locals {
-  cidr         = coalesce(var.cidr, cidrsubnet("192.168.0.0/16", 8, var.index % 256))
-  external_id  = try(var.target.external_network_id, "")
-  with_router  = local.external_id != ""
-  network_name = coalesce(var.network_name, "${var.deployment_id}-${var.name}")
+  name = var.network_name == null ? "${var.deployment_id}-${var.name}" : var.network_name
+  # Without a cidr, a range derived from the instance name, so that two networks
+  # of a deployment rarely overlap.
+  slot = parseint(substr(sha256(var.name), 0, 4), 16) % 256
+  default_cidr = (var.ip_version == 6
+    ? cidrsubnet("fd00:10:20::/48", 16, local.slot)
+    : cidrsubnet("192.168.0.0/16", 8, local.slot)
+  )
+  cidr                = var.cidr == null ? local.default_cidr : var.cidr
+  external_network_id = try(coalesce(var.target.external_network_id), "")
+  with_router         = local.external_network_id != ""
 }
 
 resource "openstack_networking_network_v2" "network" {
-  name           = local.network_name
+  name           = local.name
+  description    = "Network ${var.name} of orchestrator deployment ${var.deployment_id}"
   admin_state_up = true
 }
 
 resource "openstack_networking_subnet_v2" "subnet" {
-  name        = local.network_name
+  name        = local.name
   network_id  = openstack_networking_network_v2.network.id
   cidr        = local.cidr
   ip_version  = var.ip_version
@@ -37,12 +46,20 @@ resource "openstack_networking_subnet_v2" "subnet" {
       end   = var.end_ip
     }
   }
+
+  lifecycle {
+    precondition {
+      condition     = (length(split(":", local.cidr)) > 1 ? 6 : 4) == var.ip_version
+      error_message = "network ${var.name}: cidr ${local.cidr} is not an IPv${var.ip_version} range."
+    }
+  }
 }
 
 resource "openstack_networking_router_v2" "router" {
   count               = local.with_router ? 1 : 0
-  name                = local.network_name
-  external_network_id = local.external_id
+  name                = local.name
+  description         = "Router of ${var.name} (orchestrator deployment ${var.deployment_id})"
+  external_network_id = local.external_network_id
 }
 
 resource "openstack_networking_router_interface_v2" "router" {

@@ -1,29 +1,38 @@
 output "id" {
-  value = openstack_networking_network_v2.network.id
+  description = "The Neutron network id."
+  value       = openstack_networking_network_v2.network.id
 }
 
 output "subnet_id" {
-  value = openstack_networking_subnet_v2.subnet.id
+  description = "The subnet id."
+  value       = openstack_networking_subnet_v2.subnet.id
 }
 
 output "name" {
-  value = openstack_networking_network_v2.network.name
+  description = "The network's name."
+  value       = openstack_networking_network_v2.network.name
 }
 
 output "cidr" {
-  value = openstack_networking_subnet_v2.subnet.cidr
+  description = "The subnet's address range."
+  value       = openstack_networking_subnet_v2.subnet.cidr
 }
 
 output "orc_resource" {
+  description = "What the orchestrator's resources API shows of this network."
   value = {
     cloud_id = openstack_networking_network_v2.network.id
     kind     = "network"
     attributes = {
-      simulated = false
-      name      = openstack_networking_network_v2.network.name
-      cidr      = openstack_networking_subnet_v2.subnet.cidr
-      subnet_id = openstack_networking_subnet_v2.subnet.id
-      router    = local.with_router
+      simulated    = false
+      name         = openstack_networking_network_v2.network.name
+      subnet_id    = openstack_networking_subnet_v2.subnet.id
+      cidr         = openstack_networking_subnet_v2.subnet.cidr
+      ip_version   = var.ip_version
+      gateway_ip   = openstack_networking_subnet_v2.subnet.gateway_ip
+      dhcp_enabled = var.dhcp_enabled
+      router_id    = local.with_router ? openstack_networking_router_v2.router[0].id : null
     }
   }
+  depends_on = [openstack_networking_router_interface_v2.router]
 }

@@ -1,5 +1,7 @@
+# The first four variables are the ones every module takes (see modules/README.md).
+
 variable "name" {
-  description = "Instance name, unique within the deployment (<node>-<index>)."
+  description = "Instance name, <node>-<index>, unique within the deployment."
   type        = string
 }
 
@@ -15,43 +17,59 @@ variable "index" {
 }
 
 variable "target" {
-  description = "The target's non-secret configuration."
+  description = "The target's non-secret configuration. This module reads external_network_id (a router to it when set)."
   type        = any
   default     = {}
 }
 
 variable "network_name" {
-  type    = string
-  default = null
-}
-
-variable "cidr" {
-  description = "Address range; null picks 192.168.<index>.0/24."
+  description = "The network's name; null = <deployment_id>-<name>."
   type        = string
   default     = null
 }
 
+variable "cidr" {
+  description = "Address range; null = a /24 in 192.168.0.0/16 (IPv4) or a /64 (IPv6) derived from the instance name."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.cidr == null ? true : can(cidrhost(var.cidr, 0))
+    error_message = "cidr must be an address range such as 10.0.0.0/24."
+  }
+}
+
 variable "ip_version" {
-  type    = number
-  default = 4
+  description = "4 or 6."
+  type        = number
+  default     = 4
+  nullable    = false
+  validation {
+    condition     = contains([4, 6], var.ip_version)
+    error_message = "ip_version must be 4 or 6."
+  }
 }
 
 variable "gateway_ip" {
-  type    = string
-  default = null
+  description = "Gateway address; null = the first host of the range."
+  type        = string
+  default     = null
 }
 
 variable "start_ip" {
-  type    = string
-  default = null
+  description = "First address of the allocation pool (with end_ip)."
+  type        = string
+  default     = null
 }
 
 variable "end_ip" {
-  type    = string
-  default = null
+  description = "Last address of the allocation pool (with start_ip)."
+  type        = string
+  default     = null
 }
 
 variable "dhcp_enabled" {
-  type    = bool
-  default = true
+  description = "Whether the subnet runs DHCP."
+  type        = bool
+  default     = true
+  nullable    = false
 }

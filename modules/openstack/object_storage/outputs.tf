@@ -1,12 +1,15 @@
 output "id" {
-  value = openstack_objectstorage_container_v1.container.id
+  description = "The container id (its name)."
+  value       = openstack_objectstorage_container_v1.container.id
 }
 
 output "name" {
-  value = openstack_objectstorage_container_v1.container.name
+  description = "The container's name."
+  value       = openstack_objectstorage_container_v1.container.name
 }
 
 output "orc_resource" {
+  description = "What the orchestrator's resources API shows of this container."
   value = {
     cloud_id = openstack_objectstorage_container_v1.container.id
     kind     = "object_storage"

@@ -1,6 +1,8 @@
-# A Neutron port on a network, with a fixed address when one is given.
+# A Neutron port, with a fixed address when one is given. The compute module it is
+# bound to adds its security group and attaches the server to it.
 
 terraform {
+  required_version = ">= 1.5.0"
   required_providers {
     openstack = {
       source  = "terraform-provider-openstack/openstack"
@@ -10,13 +12,16 @@ terraform {
 }
 
 locals {
-  network_id = var.network != null ? var.network.id : try(var.target.default_network_id, null)
-  subnet_id  = var.network != null ? var.network.subnet_id : try(var.target.default_subnet_id, null)
+  default_network_id = try(coalesce(var.target.default_network_id), "")
+  has_network        = var.network != null || local.default_network_id != ""
+  subnet_id          = var.network != null ? var.network.subnet_id : null
 }
 
 resource "openstack_networking_port_v2" "port" {
-  name       = "${var.deployment_id}-${var.name}"
-  network_id = local.network_id
+  name           = "${var.deployment_id}-${var.name}"
+  description    = "Port ${var.name} of orchestrator deployment ${var.deployment_id}"
+  network_id     = var.network != null ? var.network.id : local.default_network_id
+  admin_state_up = true
 
   dynamic "fixed_ip" {
     for_each = var.ip_address != null ? [var.ip_address] : []
@@ -28,8 +33,8 @@ resource "openstack_networking_port_v2" "port" {
 
   lifecycle {
     precondition {
-      condition     = local.network_id != null
-      error_message = "Port ${var.name} has no network: link it to a Network node or set the target's default_network_id."
+      condition     = local.has_network
+      error_message = "port ${var.name} has no network: link it to a Network node or set the target's default_network_id."
     }
   }
 }

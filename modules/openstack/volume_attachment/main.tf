@@ -1,6 +1,7 @@
-# Attaches a Cinder volume to an instance.
+# Attaches a Cinder volume to a Nova server.
 
 terraform {
+  required_version = ">= 1.5.0"
   required_providers {
     openstack = {
       source  = "terraform-provider-openstack/openstack"
@@ -9,8 +10,15 @@ terraform {
   }
 }
 
+locals {
+  given  = var.device == null ? "" : var.device
+  is_dev = startswith(local.given, "/dev/")
+  # A TOSCA mount location (/data) is not a device: Nova chooses the device then.
+  location = local.given != "" && !local.is_dev ? local.given : null
+}
+
 resource "openstack_compute_volume_attach_v2" "attachment" {
   instance_id = var.compute_id
   volume_id   = var.volume_id
-  device      = var.device
+  device      = local.is_dev ? local.given : null
 }

@@ -1,5 +1,7 @@
+# The first four variables are the ones every module takes (see modules/README.md).
+
 variable "name" {
-  description = "Instance name, unique within the deployment (<node>-<index>)."
+  description = "Instance name, <node>-<index>, unique within the deployment."
   type        = string
 }
 
@@ -21,15 +23,17 @@ variable "target" {
 }
 
 variable "compute_id" {
-  type = string
+  description = "The id output of the compute module."
+  type        = string
 }
 
 variable "volume_id" {
-  type = string
+  description = "The id output of the block_storage module."
+  type        = string
 }
 
 variable "device" {
-  description = "Device path (TOSCA AttachesTo location); null lets the cloud choose."
+  description = "Device path such as /dev/vdc; null = Nova's choice. Anything not under /dev/ (a TOSCA mount location such as /data) is recorded as location and the device is chosen."
   type        = string
   default     = null
 }
