@@ -222,10 +222,10 @@ func cmdDeploy(c *client, args []string) error {
 }
 
 type deploymentOut struct {
-	ID           string            `json:"id"`
-	Description  string            `json:"description"`
-	Status       string            `json:"status"`
-	StatusReason string            `json:"status_reason"`
+	ID           string `json:"id"`
+	Description  string `json:"description"`
+	Status       string `json:"status"`
+	StatusReason string `json:"status_reason"`
 	Progress     struct{ Done, Planned int }
 	Target       string            `json:"target"`
 	TemplateID   *string           `json:"template_id"`
