@@ -112,9 +112,9 @@ test: build tools
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./tosca2tf/
 
-# Slow suites: long-running end-to-end scenarios.
+# The slow suite: every test (end-to-end ones included) under the race detector.
 test-e2e: build tools
-	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator ORCHESTRATOR_E2E=1 $(GO) test -count=1 -timeout 40m ./...
+	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -race -count=1 -timeout 40m ./...
 
 bench: build tools
 	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -run '^$$' -bench . -benchtime 5x ./...
