@@ -45,6 +45,20 @@ func (e *Engine) scratch(ctx context.Context, d *store.Deployment, res *tosca2tf
 	return w, cleanup, nil
 }
 
+// inScratch renders a deployment and runs fn in a scratch copy of its workdir.
+func (e *Engine) inScratch(ctx context.Context, d *store.Deployment, fn func(*workdir) error) error {
+	res, env, err := e.Render(ctx, d)
+	if err != nil {
+		return err
+	}
+	w, cleanup, err := e.scratch(ctx, d, res, env)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	return fn(w)
+}
+
 // redacted replaces sensitive values in `terraform show -json` output.
 const redacted = "(sensitive)"
 
@@ -54,21 +68,17 @@ func (e *Engine) ShowState(ctx context.Context, d *store.Deployment) (json.RawMe
 	if _, err := e.store.States.Latest(ctx, d.ID); store.IsNotFound(err) {
 		return json.RawMessage(`{"format_version":"1.0","values":null}`), nil
 	}
-	res, env, err := e.Render(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	w, cleanup, err := e.scratch(ctx, d, res, env)
-	if err != nil {
-		return nil, err
-	}
-	defer cleanup()
 	var out bytes.Buffer
-	w.tf.SetStdout(&out)
-	_, err = w.tf.ShowStateFile(ctx, filepath.Join(w.dir, "terraform.tfstate"))
-	w.tf.SetStdout(nil)
+	err := e.inScratch(ctx, d, func(w *workdir) error {
+		w.tf.SetStdout(&out)
+		defer w.tf.SetStdout(nil)
+		if _, err := w.tf.ShowStateFile(ctx, filepath.Join(w.dir, "terraform.tfstate")); err != nil {
+			return fmt.Errorf("terraform show: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("terraform show: %w", err)
+		return nil, err
 	}
 	var doc map[string]any
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
@@ -161,32 +171,20 @@ type PlanedChange struct {
 // Plan previews the update of a deployment to d (its new template and inputs)
 // without changing anything: a plan in a scratch copy of the workdir.
 func (e *Engine) Plan(ctx context.Context, d *store.Deployment) (*PlanSummary, error) {
-	res, env, err := e.Render(ctx, d)
-	if err != nil {
-		return nil, err
-	}
-	w, cleanup, err := e.scratch(ctx, d, res, env)
-	if err != nil {
-		return nil, err
-	}
-	defer cleanup()
 	var out bytes.Buffer
-	_, err = w.tf.PlanJSON(ctx, &out, tfexec.Lock(false))
-	w.tf.SetStdout(nil)
+	err := e.inScratch(ctx, d, func(w *workdir) error {
+		defer w.tf.SetStdout(nil)
+		if _, err := w.tf.PlanJSON(ctx, &out, tfexec.Lock(false)); err != nil {
+			return fmt.Errorf("terraform plan: %s", planError(out.Bytes(), err))
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("terraform plan: %s", planError(out.Bytes(), err))
+		return nil, err
 	}
 	sum := &PlanSummary{Changes: []PlanedChange{}}
 	for _, line := range bytes.Split(out.Bytes(), []byte("\n")) {
-		var m struct {
-			Type   string `json:"type"`
-			Change struct {
-				Resource struct {
-					Addr string `json:"addr"`
-				} `json:"resource"`
-				Action string `json:"action"`
-			} `json:"change"`
-		}
+		var m tfMessage
 		if json.Unmarshal(line, &m) != nil || m.Type != "planned_change" {
 			continue
 		}
@@ -210,11 +208,7 @@ func (e *Engine) Plan(ctx context.Context, d *store.Deployment) (*PlanSummary, e
 func planError(out []byte, err error) string {
 	var msgs []string
 	for _, line := range bytes.Split(out, []byte("\n")) {
-		var m struct {
-			Diagnostic struct {
-				Severity, Summary, Detail string
-			} `json:"diagnostic"`
-		}
+		var m tfMessage
 		if json.Unmarshal(line, &m) == nil && m.Diagnostic.Severity == "error" {
 			msgs = append(msgs, m.Diagnostic.Summary+": "+m.Diagnostic.Detail)
 		}

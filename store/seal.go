@@ -23,11 +23,7 @@ func (s *Store) seal(creds map[string]string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	block, err := aes.NewCipher(s.sealKey)
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
+	gcm, err := s.aead()
 	if err != nil {
 		return nil, err
 	}
@@ -46,11 +42,7 @@ func (s *Store) unseal(sealed []byte) (map[string]string, error) {
 	if len(s.sealKey) != 32 {
 		return nil, fmt.Errorf("no sealing key configured: credentials cannot be read")
 	}
-	block, err := aes.NewCipher(s.sealKey)
-	if err != nil {
-		return nil, err
-	}
-	gcm, err := cipher.NewGCM(block)
+	gcm, err := s.aead()
 	if err != nil {
 		return nil, err
 	}
@@ -65,4 +57,13 @@ func (s *Store) unseal(sealed []byte) (map[string]string, error) {
 		return nil, fmt.Errorf("unseal credentials: %w", err)
 	}
 	return creds, nil
+}
+
+// aead is AES-256-GCM with the sealing key.
+func (s *Store) aead() (cipher.AEAD, error) {
+	block, err := aes.NewCipher(s.sealKey)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
 }

@@ -1,4 +1,4 @@
-package toolchain
+package toolchain_test
 
 import (
 	"context"
@@ -8,23 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// toolsDir is the toolchain `make tools` built: ORCHESTRATOR_TOOLS_DIR, or .tools
-// at the repository root.
-func toolsDir(t *testing.T) string {
-	if d := os.Getenv("ORCHESTRATOR_TOOLS_DIR"); d != "" {
-		return d
-	}
-	wd, _ := os.Getwd()
-	for dir := wd; dir != filepath.Dir(dir); dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, ".tools")
-		}
-	}
-	t.Fatal("no go.mod above the test directory")
-	return ""
-}
+	"orchestrator/jobs/toolchain"
+	"orchestrator/jobs/toolchain/tftest"
+)
 
 // offlineEnv is an explicit environment in which any network access fails: the
 // proxies point at a closed port and the CLI config only knows the mirror.
@@ -49,14 +36,14 @@ func terraform(t *testing.T, bin, dir string, env []string, args ...string) stri
 }
 
 func TestToolchainWorksOffline(t *testing.T) {
-	tools := toolsDir(t)
+	tools := tftest.ToolsDir(t)
 	ctx := context.Background()
-	bin, err := FindTerraform(ctx, FindOptions{ToolsDir: tools})
+	bin, err := toolchain.FindTerraform(ctx, toolchain.FindOptions{ToolsDir: tools})
 	if err != nil {
 		t.Fatalf("run `make tools` first: %v", err)
 	}
 	tmp := t.TempDir()
-	tc, err := Load(ctx, bin, filepath.Join(tools, "providers"), filepath.Join(tmp, "terraformrc"))
+	tc, err := toolchain.Load(ctx, bin, filepath.Join(tools, "providers"), filepath.Join(tmp, "terraformrc"))
 	if err != nil {
 		t.Fatalf("run `make tools` first: %v", err)
 	}
@@ -138,7 +125,7 @@ resource "openstack_compute_instance_v2" "vm" {
 }
 
 func TestCLIConfigHasOnlyTheMirror(t *testing.T) {
-	cfg := CLIConfig("/srv/mirror")
+	cfg := toolchain.CLIConfig("/srv/mirror")
 	if !strings.Contains(cfg, `path    = "/srv/mirror"`) || strings.Contains(cfg, "direct") || strings.Contains(cfg, "plugin_cache_dir") {
 		t.Fatalf("unexpected CLI config:\n%s", cfg)
 	}
