@@ -90,6 +90,14 @@ func (p *parser) document(file string, data []byte) *yaml.Node {
 		p.d.errorf(Pos{File: file, Line: 1, Column: 1}, KindSyntax, "the file is empty")
 		return nil
 	}
+	if err := checkExpansion(&doc); err != nil {
+		pos := Pos{File: file, Line: 1, Column: 1}
+		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+			pos.Line, _ = strconv.Atoi(m[1])
+		}
+		p.d.errorf(pos, KindSyntax, "YAML aliases: %s", strings.SplitN(err.Error(), ": ", 2)[1])
+		return nil
+	}
 	root := resolveAlias(doc.Content[0])
 	if root.Kind != yaml.MappingNode {
 		p.d.errorf(posOf(file, root), KindSyntax, "a TOSCA file must be a YAML mapping")

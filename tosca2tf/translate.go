@@ -273,7 +273,15 @@ func (tr *translator) translateNode(info *nodeInfo) {
 	tr.modules[info.ident] = args
 }
 
+// MaxInstances bounds the instances of one node: a count of a million is a typo
+// or an attack, not a deployment.
+const MaxInstances = 100
+
 func (tr *translator) countArg(info *nodeInfo) any {
+	if n, ok := info.count.val.(int64); ok && info.count.known && n > MaxInstances {
+		tr.errorf(info.node.Pos, KindConstraint, "node %q asks for %d instances; at most %d are allowed", info.node.Name, n, MaxInstances)
+		return 1
+	}
 	if info.count.expr != "" {
 		return info.count.render()
 	}

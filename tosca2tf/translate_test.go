@@ -304,3 +304,22 @@ topology_template:
 		t.Fatalf("size cap: %v", err)
 	}
 }
+
+func TestTranslate_InstanceCountIsBounded(t *testing.T) {
+	tmpl := mustParse(t, `tosca_definitions_version: tosca_simple_yaml_1_3
+topology_template:
+  inputs:
+    n: { type: integer, default: 1 }
+  node_templates:
+    vm:
+      type: tosca.nodes.Compute
+      capabilities: { scalable: { properties: { count: { get_input: n } } } }
+`)
+	if _, err := Translate(tmpl, Options{Target: "local", Inputs: map[string]any{"n": int64(100)}}); err != nil {
+		t.Fatalf("100 instances: %v", err)
+	}
+	_, err := Translate(tmpl, Options{Target: "local", Inputs: map[string]any{"n": int64(1000000)}})
+	if err == nil || !strings.Contains(err.Error(), "at most 100") {
+		t.Fatalf("a million instances: %v", err)
+	}
+}

@@ -175,3 +175,49 @@ func yamlBool(n *yaml.Node) (bool, bool) {
 	}
 	return false, false
 }
+
+// maxExpandedNodes bounds a document with its aliases expanded: YAML aliases can
+// make a few lines stand for billions of values ("billion laughs"), and every
+// walker here expands them.
+const maxExpandedNodes = 200000
+
+// checkExpansion counts the nodes a document stands for once its aliases are
+// expanded, in time linear in its real size, and refuses recursive aliases and
+// documents that expand past maxExpandedNodes.
+func checkExpansion(root *yaml.Node) error {
+	sizes := map[*yaml.Node]int{}
+	visiting := map[*yaml.Node]bool{}
+	var size func(n *yaml.Node) (int, error)
+	size = func(n *yaml.Node) (int, error) {
+		if n == nil {
+			return 0, nil
+		}
+		if s, ok := sizes[n]; ok {
+			return s, nil
+		}
+		if visiting[n] {
+			return 0, fmt.Errorf("line %d: an alias refers to a node that contains it", n.Line)
+		}
+		visiting[n] = true
+		defer delete(visiting, n)
+		total := 1
+		children := n.Content
+		if n.Kind == yaml.AliasNode {
+			children = []*yaml.Node{n.Alias}
+		}
+		for _, c := range children {
+			s, err := size(c)
+			if err != nil {
+				return 0, err
+			}
+			total += s
+			if total > maxExpandedNodes {
+				return 0, fmt.Errorf("line %d: the document expands to more than %d values through its aliases", n.Line, maxExpandedNodes)
+			}
+		}
+		sizes[n] = total
+		return total, nil
+	}
+	_, err := size(root)
+	return err
+}
