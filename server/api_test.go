@@ -271,6 +271,25 @@ func TestUsersDay(t *testing.T) {
 		}
 	}
 	app.expect(409, "DELETE", "/api/v1/deployments/"+id, token, nil)
+
+	// Prometheus metrics: requests by route pattern and code, runs by kind and
+	// result, durations, queue depth, Terraform processes.
+	metrics := app.expect(200, "GET", "/metrics", "", nil).Body
+	for _, want := range []string{
+		`orchestrator_http_requests_total{code="202",method="POST",route="/api/v1/deployments"}`,
+		`orchestrator_http_requests_total{code="422",method="POST",route="/api/v1/deployments"}`,
+		`orchestrator_runs_total{kind="create",result="succeeded"} 3`,
+		`orchestrator_runs_total{kind="action",result="succeeded"} 3`,
+		`orchestrator_run_duration_seconds_count{kind="delete"} 1`,
+		"orchestrator_queue_depth 0", "orchestrator_terraform_processes 0",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(metrics, id) {
+		t.Error("metrics are labelled with a deployment id (unbounded series)")
+	}
 	if app.validator.count < 60 {
 		t.Fatalf("only %d responses were checked against the OpenAPI document", app.validator.count)
 	}

@@ -161,14 +161,12 @@ func (s *Server) submit(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusAccepted).JSON(deploymentJSON(created))
 }
 
-// logTranslation records the translator's warnings in the deployment's log.
+// logTranslation records that the template was accepted; the run logs the
+// translator's warnings themselves when it translates again.
 func (s *Server) logTranslation(ctx context.Context, deploymentID, runID string, res *tosca2tf.Result) {
-	lines := []*store.LogLine{{Level: store.LevelInfo, Source: store.SourceTranslator, RunID: runID,
-		Message: fmt.Sprintf("template translated: %d nodes, %d warnings", len(res.Nodes), len(res.Warnings))}}
-	for _, w := range res.Warnings {
-		lines = append(lines, &store.LogLine{Level: store.LevelWarn, Source: store.SourceTranslator, RunID: runID, Message: w.Error()})
-	}
-	if err := s.store.Logs.Append(ctx, deploymentID, lines...); err != nil {
+	line := &store.LogLine{Level: store.LevelInfo, Source: store.SourceTranslator, RunID: runID,
+		Message: fmt.Sprintf("template accepted: %d nodes, %d warnings", len(res.Nodes), len(res.Warnings))}
+	if err := s.store.Logs.Append(ctx, deploymentID, line); err != nil {
 		s.log.Error("log translation", "deployment", deploymentID, "error", err.Error())
 	}
 }

@@ -34,8 +34,11 @@ func (a engineAdapter) Plan(ctx context.Context, d *store.Deployment) (any, erro
 func withEngine(t testing.TB) appOption {
 	return func(c *Config, d *Deps) {
 		tc := tftest.Find(t)
+		if d.Metrics == nil {
+			d.Metrics = NewMetrics()
+		}
 		e := jobs.New(jobs.Config{DataDir: t.TempDir(), Workers: 4, Heartbeat: 500 * time.Millisecond, KillGrace: 5 * time.Second},
-			d.Store, tc.TC, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+			d.Store, tc.TC, slog.New(slog.NewTextHandler(io.Discard, nil)), d.Metrics)
 		ctx := context.Background()
 		if err := d.Store.Targets.Create(ctx, &store.Target{Name: "local", Kind: "local", Config: []byte(`{}`)}, nil); err != nil {
 			t.Fatal(err)
