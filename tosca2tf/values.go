@@ -549,8 +549,20 @@ func (c *Constraint) args(vc valueChecker, s *Schema) ([]any, error) {
 	return out, nil
 }
 
-// Check validates a normalized value against the constraint.
+// Check validates a normalized value against the constraint. On a range value,
+// comparisons apply to both of its bounds (TOSCA: each bound is in range).
 func (c *Constraint) check(vc valueChecker, s *Schema, v any) error {
+	if bounds, ok := v.([]any); ok && s.Type == tRange && c.Op != "equal" && c.Op != "valid_values" {
+		for _, b := range bounds {
+			if b == "UNBOUNDED" {
+				continue
+			}
+			if err := c.check(vc, &Schema{Type: tInteger}, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	args, err := c.args(vc, s)
 	if err != nil {
 		return err

@@ -70,6 +70,9 @@ func TestConstraints(t *testing.T) {
 		{tString, c("min_length", int64(2)), "a", false},
 		{tString, c("max_length", int64(2)), "abc", false},
 		{tList, c("max_length", int64(1)), []any{"a", "b"}, false},
+		{tRange, c("in_range", int64(1), int64(65535)), []any{int64(80), int64(8080)}, true}, // each bound
+		{tRange, c("in_range", int64(1), int64(65535)), []any{int64(0), int64(80)}, false},
+		{tRange, c("in_range", int64(1), int64(65535)), []any{int64(22), "UNBOUNDED"}, true},
 	}
 	for i, tc := range cases {
 		_, err := vc.check(tc.value, &Schema{Type: tc.typ, Constraints: []*Constraint{tc.con}}, "x")
