@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
-
-	"orchestrator/store"
 )
 
 // Schedules says when the background jobs run (robfig/cron syntax, e.g. "@every 1m").
@@ -129,5 +127,3 @@ func (e *Engine) RemoveWorkdir(deploymentID string) error {
 	defer unlock()
 	return os.RemoveAll(e.workdir(deploymentID))
 }
-
-var _ = store.LevelInfo

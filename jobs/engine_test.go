@@ -15,7 +15,6 @@ import (
 
 	"orchestrator/jobs/toolchain/tftest"
 	"orchestrator/store"
-	"orchestrator/tosca2tf"
 )
 
 type testClock struct {
@@ -470,5 +469,3 @@ func TestRedactState(t *testing.T) {
 		t.Fatalf("redaction: %s", s)
 	}
 }
-
-var _ = tosca2tf.Errors{}

@@ -25,10 +25,7 @@ func (e *Engine) markResources(ctx context.Context, d *store.Deployment, res *to
 		}
 		var rows []*store.Resource
 		for _, n := range res.Nodes {
-			address := n.Module
-			if n.Kind == "software" {
-				address = moduleOf(res, n.Host)
-			}
+			address := hostOf(res, n).Module
 			for i := 0; i < n.Count; i++ {
 				rows = append(rows, &store.Resource{Node: n.Name, Instance: i, ToscaType: n.ToscaType, Kind: n.Kind,
 					Address: fmt.Sprintf("%s[%d]", address, i), State: store.ResCreating, Attributes: map[string]any{}})
@@ -42,13 +39,18 @@ func (e *Engine) markResources(ctx context.Context, d *store.Deployment, res *to
 	return prev
 }
 
-func moduleOf(res *tosca2tf.Result, node string) string {
-	for _, n := range res.Nodes {
-		if n.Name == node {
-			return n.Module
+// hostOf is the node whose module instances stand for n: n itself, or the
+// Compute a software node runs on.
+func hostOf(res *tosca2tf.Result, n tosca2tf.NodeInfo) tosca2tf.NodeInfo {
+	if n.Kind != "software" {
+		return n
+	}
+	for _, h := range res.Nodes {
+		if h.Name == n.Host {
+			return h
 		}
 	}
-	return ""
+	return n
 }
 
 // orcResource is what every module reports of one instance (its orc_resource output).
@@ -77,17 +79,8 @@ func (e *Engine) syncResources(ctx context.Context, d *store.Deployment, res *to
 	var rows []*store.Resource
 	seen := map[string]bool{}
 	for _, n := range res.Nodes {
-		ident := n.Ident
-		host := n
-		if n.Kind == "software" {
-			for _, h := range res.Nodes {
-				if h.Name == n.Host {
-					host = h
-				}
-			}
-			ident = host.Ident
-		}
-		for i, inst := range instances[ident] {
+		host := hostOf(res, n)
+		for i, inst := range instances[host.Ident] {
 			row := &store.Resource{Node: n.Name, Instance: i, ToscaType: n.ToscaType, Kind: n.Kind,
 				Address: fmt.Sprintf("%s[%d]", host.Module, i), CloudID: inst.CloudID, Attributes: inst.Attributes}
 			if row.Attributes == nil {

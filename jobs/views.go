@@ -24,7 +24,7 @@ func (e *Engine) scratch(ctx context.Context, d *store.Deployment, res *tosca2tf
 	_, _ = rand.Read(b[:])
 	dir := filepath.Join(e.cfg.DataDir, "scratch", d.ID+"-"+hex.EncodeToString(b[:]))
 	cleanup := func() { os.RemoveAll(dir) }
-	w, err := e.writeConfig(ctx, dir, d, res, env)
+	w, err := e.writeConfig(dir, res, env)
 	if err != nil {
 		cleanup()
 		return nil, nil, err

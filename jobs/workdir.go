@@ -33,7 +33,7 @@ const initMarker = ".orchestrator-init"
 // when the configuration's providers or modules changed.
 func (e *Engine) open(ctx context.Context, d *store.Deployment, res *tosca2tf.Result, env map[string]string, logs *logWriter) (*workdir, error) {
 	dir := e.workdir(d.ID)
-	w, err := e.writeConfig(ctx, dir, d, res, env)
+	w, err := e.writeConfig(dir, res, env)
 	if err != nil {
 		return nil, err
 	}
@@ -60,13 +60,9 @@ func (e *Engine) open(ctx context.Context, d *store.Deployment, res *tosca2tf.Re
 }
 
 // writeConfig writes main.tf.json, terraform.tfvars.json and our modules.
-func (e *Engine) writeConfig(ctx context.Context, dir string, d *store.Deployment, res *tosca2tf.Result, env map[string]string) (*workdir, error) {
+func (e *Engine) writeConfig(dir string, res *tosca2tf.Result, env map[string]string) (*workdir, error) {
 	if err := os.MkdirAll(filepath.Join(dir, ".home"), 0o700); err != nil {
 		return nil, fmt.Errorf("create workdir: %w", err)
-	}
-	target, err := e.store.Targets.Get(ctx, d.Target)
-	if err != nil {
-		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "main.tf.json"), res.Main, 0o600); err != nil {
 		return nil, fmt.Errorf("write main.tf.json: %w", err)
@@ -79,7 +75,7 @@ func (e *Engine) writeConfig(ctx context.Context, dir string, d *store.Deploymen
 	if err := os.RemoveAll(filepath.Join(dir, "modules")); err != nil {
 		return nil, fmt.Errorf("clear modules: %w", err)
 	}
-	if err := modules.WriteTo(dir, target.Kind); err != nil {
+	if err := modules.WriteTo(dir, res.Target); err != nil {
 		return nil, fmt.Errorf("write modules: %w", err)
 	}
 	tf, err := e.terraform(dir, env)

@@ -5,12 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/bcrypt"
 
 	"orchestrator/store"
 )
@@ -393,7 +390,6 @@ type fixture struct {
 	ownerID, otherID     string
 	deployment, resource string
 	run, template        string
-	ownerKey, ownerToken string
 	n                    int
 }
 
@@ -592,6 +588,3 @@ func TestAuthorizationMatrix(t *testing.T) {
 		t.Errorf("matrix row %s matches no route", key)
 	}
 }
-
-var _ = url.QueryEscape
-var _ = bcrypt.MinCost

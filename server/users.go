@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"image"
 	_ "image/jpeg" // registers JPEG for picture validation
@@ -457,7 +456,7 @@ func (s *Server) deleteUser(c *fiber.Ctx) error {
 		return err
 	}
 	if u.IsAdmin {
-		if n, err := s.countAdmins(ctx); err != nil {
+		if n, err := s.store.Users.CountAdmins(ctx); err != nil {
 			return err
 		} else if n <= 1 {
 			return store.Errorf(store.EConflict, "cannot delete the last admin")
@@ -467,22 +466,4 @@ func (s *Server) deleteUser(c *fiber.Ctx) error {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
-}
-
-func (s *Server) countAdmins(ctx context.Context) (int, error) {
-	n := 0
-	for page := 1; ; page++ {
-		users, total, err := s.store.Users.List(ctx, store.Page{Number: page, Size: store.MaxPageSize})
-		if err != nil {
-			return 0, err
-		}
-		for _, u := range users {
-			if u.IsAdmin {
-				n++
-			}
-		}
-		if page >= total.Pages {
-			return n, nil
-		}
-	}
 }

@@ -543,7 +543,8 @@ func (r *Deployments) HardDelete(ctx context.Context, id string, force bool) err
 	})
 }
 
-// HardDeleted reports which of the given ids no longer exist, so their workdirs can go.
+// Existing returns the ids of every deployment in the store (soft-deleted ones
+// included), so that workdirs of hard-deleted ones can go.
 func (r *Deployments) Existing(ctx context.Context) (map[string]bool, error) {
 	rows, err := r.s.db.QueryContext(ctx, "SELECT id FROM deployments")
 	if err != nil {

@@ -111,6 +111,15 @@ func (r *Users) Count(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// CountAdmins returns how many users are admins.
+func (r *Users) CountAdmins(ctx context.Context) (int, error) {
+	var n int
+	if err := r.s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE is_admin = 1").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count admins: %w", err)
+	}
+	return n, nil
+}
+
 // List returns a page of users, oldest first.
 func (r *Users) List(ctx context.Context, p Page) ([]*User, Total, error) {
 	var n int

@@ -131,9 +131,6 @@ func newIdentifiers() *identifiers {
 	return &identifiers{used: map[string]string{}, of: map[string]string{}}
 }
 
-// reserve marks identifiers the translator uses itself.
-func (ids *identifiers) reserve(id string) { ids.used[id] = "" }
-
 func (ids *identifiers) get(name, prefix string) string {
 	if id, ok := ids.of[name]; ok {
 		return id

@@ -3,7 +3,6 @@ package tosca2tf
 import (
 	"encoding/json"
 	"fmt"
-	"math/big"
 	"sort"
 )
 
@@ -153,13 +152,4 @@ func tfType(s *Schema, reg *Registry) string {
 		}
 	}
 	return "any"
-}
-
-// ratInt64 rounds a rational up to a whole number.
-func ratCeil(r *big.Rat) int64 {
-	n := new(big.Int).Quo(r.Num(), r.Denom())
-	if new(big.Rat).SetInt(n).Cmp(r) < 0 {
-		n.Add(n, big.NewInt(1))
-	}
-	return n.Int64()
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"regexp"
 	"strconv"
@@ -977,15 +976,4 @@ func (p *parser) readPolicies(t *Template, n *yaml.Node, file string) {
 		}
 		t.Policies = append(t.Policies, pol)
 	}
-}
-
-// describeExpr renders an expression for messages.
-func describeExpr(e Expr) string {
-	switch x := e.(type) {
-	case *Lit:
-		return describe(x.Value)
-	case *Call:
-		return fmt.Sprintf("{%s: ...}", x.Func)
-	}
-	return "a value with functions"
 }

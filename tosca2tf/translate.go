@@ -45,6 +45,7 @@ type NodeInfo struct {
 
 // Result is a translated deployment.
 type Result struct {
+	Target   string // the target kind it was translated for
 	Main     []byte // main.tf.json
 	Vars     []byte // terraform.tfvars.json
 	Nodes    []NodeInfo
@@ -67,9 +68,7 @@ func Translate(t *Template, opts Options) (*Result, error) {
 		vars: newIdentifiers(), mods: newIdentifiers(), outs: newIdentifiers(),
 		nodes: map[string]*nodeInfo{}, modules: map[string]map[string]any{}, inputVars: map[string]string{}}
 	tr.vc = valueChecker{reg: t.Types}
-	for _, w := range t.Warnings {
-		tr.d.warns = append(tr.d.warns, w)
-	}
+	tr.d.warns = append(tr.d.warns, t.Warnings...)
 	return tr.run()
 }
 
@@ -146,7 +145,7 @@ func (tr *translator) run() (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode terraform.tfvars.json: %w", err)
 	}
-	res := &Result{Main: mainJSON, Vars: varsJSON, Outputs: outputs,
+	res := &Result{Target: tr.target, Main: mainJSON, Vars: varsJSON, Outputs: outputs,
 		Inputs: map[string]any{}, Warnings: tr.d.warns.sorted()}
 	for k, v := range tr.inputs {
 		res.Inputs[k] = jsonish(v)
@@ -367,12 +366,6 @@ func (tr *translator) sizeArg(n *NodeTemplate, v tfv, unit string, what string) 
 	}
 	tr.errorf(n.Pos, KindValue, "node %q %s: expected a size such as \"4 GB\", got %s", n.Name, what, describe(jsonish(v.val)))
 	return nil
-}
-
-func setIf(args map[string]any, key string, v tfv, ok bool) {
-	if ok {
-		args[key] = v.render()
-	}
 }
 
 func (tr *translator) compute(info *nodeInfo, args map[string]any) {

@@ -7,7 +7,6 @@ import (
 	"math/big"
 	"reflect"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -652,14 +651,4 @@ func jsonish(v any) any {
 		return out
 	}
 	return v
-}
-
-// sortedKeys returns map keys in order (helper for deterministic output).
-func sortedKeys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

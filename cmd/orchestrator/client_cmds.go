@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -683,7 +685,7 @@ func cmdOutputs(c *client, args []string) error {
 	}
 	c.print(raw, func() {
 		w := newTable(c.stdout, "NAME", "VALUE")
-		for _, k := range sortedNames(out.Outputs) {
+		for _, k := range slices.Sorted(maps.Keys(out.Outputs)) {
 			v, _ := json.Marshal(out.Outputs[k])
 			w.row(k, string(v))
 		}
@@ -703,17 +705,4 @@ func cmdState(c *client, args []string) error {
 	c.json = true // the terraform show view is JSON
 	c.print(raw, nil)
 	return nil
-}
-
-func sortedNames(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
 }

@@ -160,10 +160,6 @@ func (s *service) login(user, password string) string {
 	return s.api("POST", "/api/v1/auth/login", "", map[string]string{"username": user, "password": password}, 200)["token"].(string)
 }
 
-func (s *service) status(id, token string) string {
-	return s.api("GET", "/api/v1/deployments/"+id, token, nil, 200)["status"].(string)
-}
-
 // waitSettled waits until a deployment leaves its in-progress status.
 func (s *service) waitSettled(id, token string) map[string]any {
 	s.t.Helper()
