@@ -9,30 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"orchestrator/jobs/toolchain/tftest"
 	"orchestrator/store"
+	"orchestrator/store/clocktest"
 )
-
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 type harness struct {
 	t      *testing.T
@@ -53,10 +36,10 @@ func newHarness(t *testing.T, o harnessOpt) *harness {
 	t.Helper()
 	tc := tftest.Find(t)
 	dir := t.TempDir()
-	opts := []store.Option{store.WithSealKey(make([]byte, 32))}
-	if o.clock != nil {
-		opts = append(opts, store.WithClock(o.clock))
+	if o.clock == nil {
+		o.clock = clocktest.New().Now
 	}
+	opts := []store.Option{store.WithSealKey(make([]byte, 32)), store.WithClock(o.clock)}
 	st, err := store.Open(context.Background(), filepath.Join(dir, "test.db"), opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -389,7 +372,7 @@ func TestLostWorkdirIsRebuiltFromTheStore(t *testing.T) {
 }
 
 func TestStalledRunsAndOrphansFailWithInjectedClock(t *testing.T) {
-	clk := &testClock{now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	clk := clocktest.New()
 	h := newHarness(t, harnessOpt{clock: clk.Now}) // no workers: runs are claimed by hand
 	ctx := context.Background()
 	d := h.submit(example(t, "single-vm"), nil)
@@ -416,7 +399,7 @@ func TestStalledRunsAndOrphansFailWithInjectedClock(t *testing.T) {
 }
 
 func TestRetentionPurgesOldLinesWithInjectedClock(t *testing.T) {
-	clk := &testClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := clocktest.New()
 	h := newHarness(t, harnessOpt{clock: clk.Now})
 	ctx := context.Background()
 	d := h.submit(example(t, "single-vm"), nil)

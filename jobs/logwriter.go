@@ -58,7 +58,7 @@ func (w *logWriter) flushLoop() {
 func (w *logWriter) add(level, source, resource, msg string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.pending = append(w.pending, &store.LogLine{Time: time.Now().UTC(), Level: level, Source: source, RunID: w.runID, Resource: resource, Message: msg})
+	w.pending = append(w.pending, &store.LogLine{Time: w.store.Now(), Level: level, Source: source, RunID: w.runID, Resource: resource, Message: msg})
 }
 
 func (w *logWriter) flush() {
@@ -116,7 +116,6 @@ func (s terraformStream) Write(p []byte) (int, error) {
 type tfMessage struct {
 	Level     string `json:"@level"`
 	Message   string `json:"@message"`
-	Timestamp string `json:"@timestamp"`
 	Type      string `json:"type"`
 	Hook      struct {
 		Resource struct {
@@ -148,18 +147,15 @@ func (w *logWriter) terraformLineLocked(line []byte) {
 	var m tfMessage
 	if err := json.Unmarshal(line, &m); err != nil {
 		// Not JSON (a crash message, a provider's raw output): keep it as it is.
-		w.pending = append(w.pending, &store.LogLine{Time: time.Now().UTC(), Level: store.LevelInfo, Source: store.SourceTerraform,
+		w.pending = append(w.pending, &store.LogLine{Time: w.store.Now(), Level: store.LevelInfo, Source: store.SourceTerraform,
 			RunID: w.runID, Message: string(line)})
 		return
 	}
-	l := &store.LogLine{Level: levels[m.Level], Source: store.SourceTerraform, RunID: w.runID, Message: m.Message}
+	// Lines are stamped with the service's clock, not Terraform's: retention and
+	// the since/until filters compare them with that clock.
+	l := &store.LogLine{Time: w.store.Now(), Level: levels[m.Level], Source: store.SourceTerraform, RunID: w.runID, Message: m.Message}
 	if l.Level == "" {
 		l.Level = store.LevelInfo
-	}
-	if t, err := time.Parse(time.RFC3339Nano, m.Timestamp); err == nil {
-		l.Time = t.UTC()
-	} else {
-		l.Time = time.Now().UTC()
 	}
 	l.Resource = m.Hook.Resource.Addr
 	if l.Resource == "" {

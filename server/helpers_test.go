@@ -11,34 +11,14 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"orchestrator/store"
+	"orchestrator/store/clocktest"
 )
-
-// clock is a test clock: time moves only when a test says so.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // testApp is the real Fiber app on a real loopback listener with a real SQLite
 // file in a temp dir.
@@ -46,7 +26,7 @@ type testApp struct {
 	t         testing.TB
 	url       string
 	store     *store.Store
-	clock     *clock
+	clock     *clocktest.Clock
 	server    *Server
 	client    *http.Client
 	validator *responseValidator
@@ -56,14 +36,14 @@ type appOption func(*Config, *Deps)
 
 func newTestApp(t testing.TB, opts ...appOption) *testApp {
 	t.Helper()
-	clk := newClock()
+	clk := clocktest.New()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "test.db"), store.WithClock(clk.Now), store.WithSealKey(bytes.Repeat([]byte("s"), 32)))
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
 	cfg := Config{Version: "test", AllowSignup: true, SigningKey: bytes.Repeat([]byte("k"), 32), SessionTTL: time.Hour}
-	deps := Deps{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clk.Now}
+	deps := Deps{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, o := range opts {
 		o(&cfg, &deps)
 	}

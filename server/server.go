@@ -90,8 +90,6 @@ type Deps struct {
 	Resolver *tosca2tf.Resolver
 	// Metrics are shared with the engine; NewMetrics() when nil.
 	Metrics *Metrics
-	// Now is the clock (tests move it); time.Now when nil.
-	Now func() time.Time
 }
 
 // New builds the server and its routes.
@@ -114,10 +112,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.StallAfter <= 0 {
 		cfg.StallAfter = 10 * time.Minute
 	}
-	now := deps.Now
-	if now == nil {
-		now = time.Now
-	}
+	// One clock for the whole service: the store's (tests move it).
+	now := deps.Store.Now
 	log := deps.Log
 	if log == nil {
 		log = slog.Default()

@@ -4,31 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
+
+	"orchestrator/store/clocktest"
 )
 
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func openTest(t *testing.T) (*Store, *testClock) {
+func openTest(t *testing.T) (*Store, *clocktest.Clock) {
 	t.Helper()
-	clk := &testClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clk := clocktest.New()
 	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "s.db"), WithClock(clk.Now))
 	if err != nil {
 		t.Fatal(err)

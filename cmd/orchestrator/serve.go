@@ -58,6 +58,9 @@ type serveConfig struct {
 	Schedules      jobs.Schedules
 	KillGrace      time.Duration
 	RunTimeout     time.Duration
+	// ClockOffset shifts the service's one clock (store, engine, server, cron
+	// jobs): tests use it to live at another date; operators leave it at zero.
+	ClockOffset time.Duration
 }
 
 func parseServeFlags(args []string) (*serveConfig, error) {
@@ -74,7 +77,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	groups := fs.String("oidc-groups-claim", "groups", "claim holding the user's groups")
 	adminGroup := fs.String("oidc-admin-group", "", "OIDC group whose members are admins")
 	tfPath := fs.String("terraform-path", "", "Terraform binary (default: hc-install lookup)")
-	toolsDir := fs.String("tools-dir", ".tools", "toolchain directory built by `make tools`")
+	toolsDir := fs.String("tools-dir", ".tools", "toolchain directory built by 'make tools'")
 	providersDir := fs.String("providers-dir", "", "provider filesystem mirror (default TOOLS_DIR/providers)")
 	workers := fs.Int("workers", 4, "number of concurrent Terraform runs")
 	retention := fs.Duration("log-retention", 90*24*time.Hour, "delete log lines older than this (e.g. 90d)")
@@ -90,6 +93,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	cleanupSched := fs.String("cleanup-schedule", "@hourly", "cron schedule of workdir cleanup")
 	killGrace := fs.Duration("kill-grace", 30*time.Second, "after a cancel, how long Terraform gets to stop before it is killed")
 	runTimeout := fs.Duration("run-timeout", 2*time.Hour, "longest a single Terraform run may take")
+	clockOffset := fs.Duration("clock-offset", 0, "shift the service clock by this much (for tests; leave at 0)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -97,7 +101,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 		AllowSignup: *allowSignup, OIDCIssuers: *issuers, OIDCAudience: *audience, OIDCGroups: *groups, OIDCAdminGroup: *adminGroup,
 		TerraformPath: *tfPath, ToolsDir: *toolsDir, ProvidersDir: *providersDir, Workers: *workers, LogRetention: *retention,
 		StallAfter: *stall, SessionTTL: *session, LogFormat: *logFormat, LoadExamples: *loadExamples, ShutdownGrace: *grace,
-		TypesMap: *typesMap, AllowFetch: *allowFetch, KillGrace: *killGrace, RunTimeout: *runTimeout,
+		TypesMap: *typesMap, AllowFetch: *allowFetch, KillGrace: *killGrace, RunTimeout: *runTimeout, ClockOffset: *clockOffset,
 		Schedules: jobs.Schedules{Stalled: *stalled, Retention: *retentionSched, Cleanup: *cleanupSched, LogRetention: *retention}}
 	if c.Database == "" {
 		c.Database = filepath.Join(c.DataDir, "orchestrator.db")
@@ -146,7 +150,9 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, console io.W
 	if err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.Database, store.WithSealKey(deriveKey(key, "target-credentials")))
+	offset := cfg.ClockOffset
+	clock := func() time.Time { return time.Now().Add(offset) }
+	st, err := store.Open(ctx, cfg.Database, store.WithSealKey(deriveKey(key, "target-credentials")), store.WithClock(clock))
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"orchestrator/jobs/toolchain/tftest"
+	"orchestrator/store/clocktest"
 )
 
 // binary is the orchestrator binary under test: ORCHESTRATOR_BIN (make test
@@ -88,7 +89,8 @@ func startService(t *testing.T, dataDir string, extra ...string) *service {
 	addr := freePort(t)
 	s := &service{t: t, url: "http://" + addr, dataDir: dataDir, out: &lockedBuffer{}}
 	s.args = append([]string{"serve", "--listen", addr, "--data-dir", dataDir, "--terraform-path", tc.Terraform,
-		"--providers-dir", tc.ProvidersDir, "--admin-password", "admin-secret-pw", "--workers", "2"}, extra...)
+		"--providers-dir", tc.ProvidersDir, "--admin-password", "admin-secret-pw", "--workers", "2",
+		"--clock-offset", clocktest.Offset().String()}, extra...)
 	s.start()
 	return s
 }
