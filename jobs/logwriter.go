@@ -114,10 +114,10 @@ func (s terraformStream) Write(p []byte) (int, error) {
 
 // tfMessage is the part of Terraform's machine-readable UI messages we read.
 type tfMessage struct {
-	Level     string `json:"@level"`
-	Message   string `json:"@message"`
-	Type      string `json:"type"`
-	Hook      struct {
+	Level   string `json:"@level"`
+	Message string `json:"@message"`
+	Type    string `json:"type"`
+	Hook    struct {
 		Resource struct {
 			Addr string `json:"addr"`
 		} `json:"resource"`
