@@ -169,12 +169,24 @@ type PlanedChange struct {
 }
 
 // Plan previews the update of a deployment to d (its new template and inputs)
-// without changing anything: a plan in a scratch copy of the workdir.
-func (e *Engine) Plan(ctx context.Context, d *store.Deployment) (*PlanSummary, error) {
+// without changing anything: a plan in a scratch copy of the workdir. With
+// redeploy, every managed resource is planned for replacement, as the redeploy
+// run will do.
+func (e *Engine) Plan(ctx context.Context, d *store.Deployment, redeploy bool) (*PlanSummary, error) {
 	var out bytes.Buffer
 	err := e.inScratch(ctx, d, func(w *workdir) error {
+		opts := []tfexec.PlanOption{tfexec.Lock(false)}
+		if redeploy {
+			addrs, err := w.managedAddresses(ctx)
+			if err != nil {
+				return err
+			}
+			for _, a := range addrs {
+				opts = append(opts, tfexec.Replace(a))
+			}
+		}
 		defer w.tf.SetStdout(nil)
-		if _, err := w.tf.PlanJSON(ctx, &out, tfexec.Lock(false)); err != nil {
+		if _, err := w.tf.PlanJSON(ctx, &out, opts...); err != nil {
 			return fmt.Errorf("terraform plan: %s", planError(out.Bytes(), err))
 		}
 		return nil

@@ -227,6 +227,11 @@ func TestUsersDay(t *testing.T) {
 	if plan["change"].(float64) < 1 || plan["add"].(float64) != 0 {
 		t.Fatalf("plan: %v", plan)
 	}
+	// The preview takes exactly the PUT body: redeploy replaces every resource.
+	replan := app.expect(200, "POST", "/api/v1/deployments/"+id+"/plan", token, map[string]any{"redeploy": true}).JSON(t)
+	if replan["add"].(float64) < 1 || replan["remove"] != replan["add"] || replan["change"].(float64) != 0 {
+		t.Fatalf("redeploy plan: %v", replan)
+	}
 	app.expect(202, "PUT", "/api/v1/deployments/"+id, token, map[string]any{"inputs": map[string]any{"num_cpus": 4}, "redeploy": false})
 	app.expect(409, "PUT", "/api/v1/deployments/"+id, token, map[string]any{"redeploy": false}) // busy: one run at a time
 	app.waitFor(id, token, store.UpdateComplete)
@@ -328,6 +333,20 @@ func TestAdminsDay(t *testing.T) {
 	app.expect(403, "GET", "/api/v1/deployments?owner="+aliceID, bob, nil)
 	// Bob does not see it until he is an owner.
 	app.expect(404, "GET", "/api/v1/deployments/"+id, bob, nil)
+	// Users are named by username or id wherever the API names one.
+	byName := items(t, app.expect(200, "GET", "/api/v1/deployments?owner=alice", admin, nil))
+	if len(byName) != 1 || byName[0]["id"] != id {
+		t.Fatalf("owner=alice: %v", byName)
+	}
+	res = app.expect(422, "GET", "/api/v1/deployments?owner=nobody-by-that-name", admin, nil)
+	mustContain(t, res.Body, `"field":"owner"`)
+	if u := app.expect(200, "GET", "/api/v1/users/bob", admin, nil).JSON(t); u["id"] != bobID {
+		t.Fatalf("GET /users/bob: %v", u)
+	}
+	res = app.expect(422, "POST", "/api/v1/deployments/"+id+"/owners", admin, map[string]string{"user": "nobody-by-that-name"})
+	mustContain(t, res.Body, `"field":"user"`)
+	app.expect(201, "POST", "/api/v1/deployments/"+id+"/owners", admin, map[string]string{"user": "bob"})
+	app.expect(204, "DELETE", "/api/v1/deployments/"+id+"/owners/bob", admin, nil)
 	app.expect(201, "POST", "/api/v1/deployments/"+id+"/owners", admin, map[string]string{"user_id": bobID})
 	app.expect(200, "GET", "/api/v1/deployments/"+id, bob, nil)
 	if n := len(items(t, app.expect(200, "GET", "/api/v1/deployments", bob, nil))); n != 1 {
@@ -361,6 +380,21 @@ func TestAdminsDay(t *testing.T) {
 		t.Fatalf("purge: %s", res.Body)
 	}
 	app.expect(400, "DELETE", "/api/v1/logs?older_than=forever", admin, nil)
+	// A purge of (almost) everything needs force: older_than=0 deletes nothing.
+	third := app.deploy(alice, "single-vm", nil)
+	app.waitFor(third, alice, store.CreateComplete)
+	for _, age := range []string{"0", "0d", "59m"} {
+		res = app.expect(422, "DELETE", "/api/v1/logs?older_than="+age, admin, nil)
+		mustContain(t, res.Body, "force=true", `"field":"older_than"`)
+	}
+	if n := len(items(t, app.expect(200, "GET", "/api/v1/deployments/"+third+"/logs?size=1000", admin, nil))); n == 0 {
+		t.Fatal("a refused purge deleted lines")
+	}
+	app.clock.Advance(time.Second) // lines stamped "now" are not older than now
+	res = app.expect(200, "DELETE", "/api/v1/logs?older_than=0&force=true", admin, nil)
+	if res.JSON(t)["deleted"].(float64) < 1 {
+		t.Fatalf("forced purge: %s", res.Body)
+	}
 	app.expect(403, "DELETE", "/api/v1/logs?older_than=1d", alice, nil)
 
 	// Targets: credentials are write-only.

@@ -59,7 +59,8 @@ func (s *Server) guard(access Access) fiber.Handler {
 		}
 		c.Locals("principal", p)
 		if access >= Member && p.User == nil {
-			return store.Errorf(store.EForbidden, "this identity is not registered yet: POST /api/v1/users first")
+			return store.Errorf(store.EForbidden, "this identity is not registered yet: POST /api/v1/users first "+
+				"(a username is derived from your identity provider; send {\"username\": \"...\"} to choose one)")
 		}
 		if access == Admin && !p.Admin {
 			return store.Errorf(store.EForbidden, "this operation is for admins")
@@ -106,7 +107,7 @@ func (s *Server) authenticateAPIToken(ctx context.Context, raw string) (*Princip
 	if err != nil {
 		return nil, store.Errorf(store.EUnauthorized, "the token's user no longer exists")
 	}
-	return &Principal{User: u, Admin: u.IsAdmin, Method: "token"}, nil
+	return &Principal{User: u, Admin: u.Admin(), Method: "token"}, nil
 }
 
 func (s *Server) authenticateSession(ctx context.Context, raw string) (*Principal, error) {
@@ -124,7 +125,7 @@ func (s *Server) authenticateSession(ctx context.Context, raw string) (*Principa
 	if err != nil {
 		return nil, store.Errorf(store.EUnauthorized, "the session's user no longer exists")
 	}
-	return &Principal{User: u, Admin: u.IsAdmin, Method: "session"}, nil
+	return &Principal{User: u, Admin: u.Admin(), Method: "session"}, nil
 }
 
 func (s *Server) authenticateOIDC(ctx context.Context, raw string) (*Principal, error) {
@@ -136,8 +137,15 @@ func (s *Server) authenticateOIDC(ctx context.Context, raw string) (*Principal, 
 	u, err := s.store.Users.ByOIDC(ctx, id.Issuer, id.Subject)
 	switch {
 	case err == nil:
+		if u.GroupAdmin != id.Admin {
+			// The IdP's group decides; recorded so GET /users and API tokens agree.
+			if err := s.store.Users.SetGroupAdmin(ctx, u.ID, id.Admin); err != nil {
+				return nil, err
+			}
+			u.GroupAdmin = id.Admin
+		}
 		p.User = u
-		p.Admin = p.Admin || u.IsAdmin
+		p.Admin = u.Admin()
 	case !store.IsNotFound(err):
 		return nil, err
 	}

@@ -190,7 +190,16 @@ func (s *Server) listDeployments(c *fiber.Ctx) error {
 			return store.Errorf(store.EForbidden, "the owner filter is for admins; you only see your own deployments")
 		}
 	}
-	f.Owner = q.str("owner")
+	if ref := q.str("owner"); ref != "" {
+		u, err := s.userByRef(c.UserContext(), ref)
+		if store.IsNotFound(err) {
+			return invalid("owner", "no user with id or username %q", truncate(ref, 100))
+		}
+		if err != nil {
+			return err
+		}
+		f.Owner = u.ID
+	}
 	for _, st := range q.all("status") {
 		if !knownStatus(st) {
 			return store.Errorf(store.EBadRequest, "unknown status %q", truncate(st, 40)).WithDetails(store.Detail{Field: "status", Message: "unknown status"})
@@ -448,7 +457,7 @@ func (s *Server) planDeployment(c *fiber.Ctx) error {
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Minute)
 	defer cancel()
-	plan, err := s.engine.Plan(ctx, next)
+	plan, err := s.engine.Plan(ctx, next, req.Redeploy != nil && *req.Redeploy)
 	if err != nil {
 		return store.Errorf(store.EInvalid, "plan failed: %s", truncate(err.Error(), 2000))
 	}

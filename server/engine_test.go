@@ -25,8 +25,8 @@ import (
 // engineAdapter gives the server the engine through the server's interface.
 type engineAdapter struct{ *jobs.Engine }
 
-func (a engineAdapter) Plan(ctx context.Context, d *store.Deployment) (any, error) {
-	return a.Engine.Plan(ctx, d)
+func (a engineAdapter) Plan(ctx context.Context, d *store.Deployment, redeploy bool) (any, error) {
+	return a.Engine.Plan(ctx, d, redeploy)
 }
 
 // withEngine runs the real engine with real Terraform on the simulated local

@@ -166,8 +166,16 @@ type purgeResult struct {
 }
 
 // purgeLogs deletes log lines older than a period (admins), like the retention job.
+// minPurgeAge is the youngest age a manual purge takes without force: a typo such
+// as older_than=0 must not wipe every log of every deployment.
+const minPurgeAge = time.Hour
+
 func (s *Server) purgeLogs(c *fiber.Ctx) error {
-	q, err := parseQuery(c, "older_than")
+	q, err := parseQuery(c, "older_than", "force")
+	if err != nil {
+		return err
+	}
+	force, err := q.boolean("force")
 	if err != nil {
 		return err
 	}
@@ -178,6 +186,11 @@ func (s *Server) purgeLogs(c *fiber.Ctx) error {
 	d, err := parseAge(raw)
 	if err != nil {
 		return store.Errorf(store.EBadRequest, "older_than must be a duration such as 30d or 12h").WithDetails(store.Detail{Field: "older_than", Message: err.Error()})
+	}
+	if d < minPurgeAge && !force {
+		return store.Errorf(store.EInvalid, "older_than=%s would delete recent logs, runs in progress included; "+
+			"the minimum is 1h: pass force=true to purge more recent lines anyway", raw).
+			WithDetails(store.Detail{Field: "older_than", Message: "must be at least 1h unless force=true"})
 	}
 	before := s.now().Add(-d)
 	n, err := s.engine.PurgeLogs(c.UserContext(), before)

@@ -49,7 +49,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	attrs := []any{
 		slog.String("request_id", requestID(c)), slog.String("method", c.Method()), slog.String("path", c.Path()),
 		slog.Int("status", c.Response().StatusCode()), slog.Duration("duration", time.Since(start)),
-		slog.String("remote", c.IP()),
+		slog.String("remote", s.clientIP(c)),
 	}
 	if p := principalOf(c); p != nil && p.User != nil {
 		attrs = append(attrs, slog.String("user", p.User.ID))

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"orchestrator/store"
 )
 
 // testIdP is an OIDC provider on loopback: discovery document and JWKS, with a
@@ -98,6 +100,35 @@ func TestOIDC(t *testing.T) {
 	}), nil)
 	app.expect(201, "POST", "/api/v1/users", adminTok, map[string]string{"name": "The Boss"})
 	app.expect(200, "GET", "/api/v1/users", adminTok, nil)
+	// One truth about admins: the list agrees with /users/me, and a user who
+	// leaves the admin group stops being one everywhere.
+	me = app.expect(200, "GET", "/api/v1/users/me", adminTok, nil).JSON(t)
+	listed := app.expect(200, "GET", "/api/v1/users/boss", adminTok, nil).JSON(t)
+	if me["is_admin"] != true || listed["is_admin"] != true {
+		t.Fatalf("is_admin: /users/me %v, /users/boss %v", me["is_admin"], listed["is_admin"])
+	}
+	demoted := idp.token(t, claims("subject-2", func(c jwt.MapClaims) { c["preferred_username"] = "boss" }), nil)
+	if me := app.expect(200, "GET", "/api/v1/users/me", demoted, nil).JSON(t); me["is_admin"] != false {
+		t.Fatalf("after leaving the admin group: %v", me["is_admin"])
+	}
+	app.expect(403, "GET", "/api/v1/users", demoted, nil)
+	app.expect(200, "GET", "/api/v1/users/me", adminTok, nil) // back in the group
+
+	// A new identity whose preferred username a local account holds gets a free
+	// variant of it; a username it asks for that is taken is a clear 409.
+	if err := app.store.Users.Create(t.Context(), &store.User{Username: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	clash := idp.token(t, claims("subject-3", func(c jwt.MapClaims) { c["preferred_username"] = "alice" }), nil)
+	res = app.expect(403, "GET", "/api/v1/users/me", clash, nil)
+	mustContain(t, res.Body, "not registered yet", "username")
+	res = app.expect(409, "POST", "/api/v1/users", clash, map[string]string{"username": "alice"})
+	mustContain(t, res.Body, "taken by another account", `"field":"username"`)
+	res = app.expect(201, "POST", "/api/v1/users", clash, nil)
+	mustContain(t, res.Body, `"username":"alice-2"`)
+	app.expect(200, "GET", "/api/v1/users/me", clash, nil)
+	res = app.expect(409, "POST", "/api/v1/users", clash, nil)
+	mustContain(t, res.Body, "already registered as alice-2")
 
 	otherKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	for name, tok := range map[string]string{

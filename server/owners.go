@@ -1,6 +1,9 @@
 package server
 
 import (
+	"context"
+	"strings"
+
 	"github.com/gofiber/fiber/v2"
 
 	"orchestrator/store"
@@ -33,8 +36,11 @@ func (s *Server) listOwners(c *fiber.Ctx) error {
 	return s.ownersOf(c, d)
 }
 
+// addOwnerRequest names the new owner by id (user_id) or by username (user,
+// which also takes an id).
 type addOwnerRequest struct {
 	UserID *string `json:"user_id"`
+	User   *string `json:"user"`
 }
 
 func (s *Server) addOwner(c *fiber.Ctx) error {
@@ -46,10 +52,21 @@ func (s *Server) addOwner(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	if deref(req.UserID) == "" {
-		return invalid("user_id", "user_id is required")
+	field, ref := "user", deref(req.User)
+	if ref == "" {
+		field, ref = "user_id", deref(req.UserID)
 	}
-	if err := s.store.Deployments.AddOwner(c.UserContext(), d.ID, *req.UserID); err != nil {
+	if ref == "" {
+		return invalid("user", "user (a username or user id) is required")
+	}
+	u, err := s.userByRef(c.UserContext(), ref)
+	if store.IsNotFound(err) {
+		return invalid(field, "no user is named %q", truncate(ref, 100))
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.store.Deployments.AddOwner(c.UserContext(), d.ID, u.ID); err != nil {
 		return err
 	}
 	if d, err = s.store.Deployments.Get(c.UserContext(), d.ID); err != nil {
@@ -64,8 +81,26 @@ func (s *Server) removeOwner(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.Deployments.RemoveOwner(c.UserContext(), d.ID, c.Params("user")); err != nil {
+	u, err := s.userByRef(c.UserContext(), c.Params("user"))
+	if err != nil {
+		return err
+	}
+	if err := s.store.Deployments.RemoveOwner(c.UserContext(), d.ID, u.ID); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// userByRef finds a user named by id or by username: wherever the API names a
+// user, both work (ids first; usernames cannot take the form of an id).
+func (s *Server) userByRef(ctx context.Context, ref string) (*store.User, error) {
+	u, err := s.store.Users.Get(ctx, ref)
+	if !store.IsNotFound(err) {
+		return u, err
+	}
+	u, err = s.store.Users.ByUsername(ctx, strings.ToLower(ref))
+	if store.IsNotFound(err) {
+		return nil, store.Errorf(store.ENotFound, "no user with id or username %q", truncate(ref, 100))
+	}
+	return u, err
 }

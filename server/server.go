@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sort"
 	"time"
 
@@ -28,11 +29,14 @@ type Config struct {
 	// SigningKey signs local session tokens (HS256); at least 32 bytes.
 	SigningKey []byte
 	OIDC       OIDCConfig
-	// Login throttling: after MaxLoginFailures failures for a username or client
-	// address within LoginWindow, further attempts are refused for LoginLockout.
-	MaxLoginFailures int
-	LoginWindow      time.Duration
-	LoginLockout     time.Duration
+	// Login throttles failed password logins per (account, client) and per client
+	// across accounts; zero fields take defaults.
+	Login store.LoginLimits
+	// ClientIPHeader names a header (X-Forwarded-For, X-Real-IP) that carries the
+	// client address when the request comes from one of TrustedProxies; empty means
+	// the peer address is the client.
+	ClientIPHeader string
+	TrustedProxies []netip.Prefix
 	// StallAfter is how old a run's heartbeat must be before a reset may take it over.
 	StallAfter time.Duration
 }
@@ -49,8 +53,9 @@ type Engine interface {
 	Translate(ctx context.Context, d *store.Deployment) (*tosca2tf.Result, error)
 	// ShowState returns the redacted `terraform show -json` view of the newest state.
 	ShowState(ctx context.Context, d *store.Deployment) (json.RawMessage, error)
-	// Plan previews an update without changing anything.
-	Plan(ctx context.Context, d *store.Deployment) (any, error)
+	// Plan previews an update without changing anything; redeploy plans the
+	// replacement of every resource, as a redeploy run does.
+	Plan(ctx context.Context, d *store.Deployment, redeploy bool) (any, error)
 	// PurgeLogs deletes log lines older than before.
 	PurgeLogs(ctx context.Context, before time.Time) (int64, error)
 	// RemoveWorkdir removes a hard-deleted deployment's workdir.
@@ -76,7 +81,6 @@ type Server struct {
 	resolver  *tosca2tf.Resolver
 	done      chan struct{}
 	oidc      *oidcVerifiers
-	throttle  *throttle
 	routes    []Route
 }
 
@@ -100,14 +104,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
-	if cfg.MaxLoginFailures <= 0 {
-		cfg.MaxLoginFailures = 5
-	}
-	if cfg.LoginWindow <= 0 {
-		cfg.LoginWindow = 15 * time.Minute
-	}
-	if cfg.LoginLockout <= 0 {
-		cfg.LoginLockout = 15 * time.Minute
+	cfg.Login = withLoginDefaults(cfg.Login)
+	if cfg.ClientIPHeader != "" && len(cfg.TrustedProxies) == 0 {
+		// A header anyone can send is only believed from a proxy on this host.
+		cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	}
 	if cfg.StallAfter <= 0 {
 		cfg.StallAfter = 10 * time.Minute
@@ -130,7 +130,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, store: deps.Store, log: log, now: now, toolchain: deps.Toolchain, engine: deps.Engine,
 		resolver: resolver, done: make(chan struct{}), metrics: metrics}
 	s.oidc = newOIDCVerifiers(cfg.OIDC, now)
-	s.throttle = newThrottle(cfg.MaxLoginFailures, cfg.LoginWindow, cfg.LoginLockout, now)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "orchestrator",
 		ErrorHandler:          s.handleError,

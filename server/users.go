@@ -2,6 +2,8 @@ package server
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"image"
 	_ "image/jpeg" // registers JPEG for picture validation
@@ -46,9 +48,9 @@ type SSHKeyJSON struct {
 	CreatedAt   time.Time `json:"created_at"`
 }
 
-func userJSON(u *store.User, admin bool) UserJSON {
+func userJSON(u *store.User) UserJSON {
 	out := UserJSON{ID: u.ID, Username: u.Username, Name: u.Name, Email: u.Email, PictureURL: u.PictureURL,
-		IsAdmin: admin, CreatedAt: u.CreatedAt, SSHKeys: []SSHKeyJSON{}}
+		IsAdmin: u.Admin(), CreatedAt: u.CreatedAt, SSHKeys: []SSHKeyJSON{}}
 	if u.PictureType != "" {
 		out.PictureURL = "/api/v1/users/" + u.ID + "/picture"
 	}
@@ -174,7 +176,7 @@ func (s *Server) signup(c *fiber.Ctx) error {
 		return err
 	}
 	u.SSHKeys = []store.SSHKey{}
-	return c.Status(fiber.StatusCreated).JSON(userJSON(u, u.IsAdmin))
+	return c.Status(fiber.StatusCreated).JSON(userJSON(u))
 }
 
 func (s *Server) registerOIDC(c *fiber.Ctx, p *Principal, req signupRequest) error {
@@ -185,17 +187,6 @@ func (s *Server) registerOIDC(c *fiber.Ctx, p *Principal, req signupRequest) err
 		return invalid("password", "OIDC users have no password")
 	}
 	id := p.OIDC
-	username := deref(req.Username)
-	if username == "" {
-		username = id.Username
-	}
-	if username == "" {
-		username = "user-" + id.Subject
-	}
-	username, err := checkUsername(sanitizeUsername(username))
-	if err != nil {
-		return err
-	}
 	name, email := firstNonEmpty(deref(req.Name), id.Name), firstNonEmpty(deref(req.Email), id.Email)
 	if err := checkEmail("email", email); err != nil {
 		return err
@@ -203,12 +194,69 @@ func (s *Server) registerOIDC(c *fiber.Ctx, p *Principal, req signupRequest) err
 	if err := checkText("name", name, 200); err != nil {
 		return err
 	}
-	u := &store.User{Username: username, OIDCIssuer: id.Issuer, OIDCSubject: id.Subject, Name: name, Email: email}
-	if err := s.store.Users.Create(c.UserContext(), u); err != nil {
-		return err
+	u := &store.User{OIDCIssuer: id.Issuer, OIDCSubject: id.Subject, Name: name, Email: email, GroupAdmin: id.Admin}
+	if chosen := deref(req.Username); chosen != "" {
+		username, err := checkUsername(chosen)
+		if err != nil {
+			return err
+		}
+		u.Username = username
+		if err := s.store.Users.Create(c.UserContext(), u); err != nil {
+			if store.ErrorCode(err) == store.EConflict {
+				if taken, _ := s.store.Users.ByUsername(c.UserContext(), username); taken != nil {
+					return store.Errorf(store.EConflict, "the username %q is taken by another account: choose another one", username).
+						WithDetails(store.Detail{Field: "username", Message: "taken"})
+				}
+			}
+			return err
+		}
+		u.SSHKeys = []store.SSHKey{}
+		return c.Status(fiber.StatusCreated).JSON(userJSON(u))
 	}
-	u.SSHKeys = []store.SSHKey{}
-	return c.Status(fiber.StatusCreated).JSON(userJSON(u, id.Admin))
+	// No username asked for: the IdP's preferred username, or the first free
+	// variant of it (a local account may hold the name; they are different people).
+	base := sanitizeUsername(firstNonEmpty(id.Username, "user-"+id.Subject))
+	if _, err := checkUsername(base); err != nil {
+		base = "user-" + shortHash(id.Issuer+" "+id.Subject)
+	}
+	for _, candidate := range usernameCandidates(base, id) {
+		u.Username = candidate
+		err := s.store.Users.Create(c.UserContext(), u)
+		if err == nil {
+			u.SSHKeys = []store.SSHKey{}
+			return c.Status(fiber.StatusCreated).JSON(userJSON(u))
+		}
+		if store.ErrorCode(err) != store.EConflict {
+			return err
+		}
+		if again, _ := s.store.Users.ByOIDC(c.UserContext(), id.Issuer, id.Subject); again != nil {
+			return store.Errorf(store.EConflict, "this identity is already registered as %s", again.Username)
+		}
+	}
+	return store.Errorf(store.EConflict, "no free username near %q: register with {\"username\": \"...\"}", base).
+		WithDetails(store.Detail{Field: "username", Message: "choose one"})
+}
+
+// usernameCandidates are the names an OIDC identity may get, best first: the
+// preferred one, numbered variants, and one derived from the identity itself.
+func usernameCandidates(base string, id *oidcIdentity) []string {
+	out := []string{base}
+	for i := 2; i <= 9; i++ {
+		out = append(out, trimUsername(base, 61)+"-"+fmt.Sprint(i))
+	}
+	return append(out, trimUsername(base, 54)+"-"+shortHash(id.Issuer+" "+id.Subject))
+}
+
+func trimUsername(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.TrimRight(s, "._-")
+}
+
+func shortHash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:4])
 }
 
 // sanitizeUsername maps an IdP's preferred_username to our alphabet.
@@ -260,13 +308,17 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return invalid("password", "password is required")
 	}
 	username := strings.ToLower(strings.TrimSpace(*req.Username))
-	userKey, addrKey := "user:"+username, "addr:"+c.IP()
-	if wait := s.throttle.blocked(userKey, addrKey); wait > 0 {
+	ctx, client := c.UserContext(), s.clientIP(c)
+	wait, err := s.store.Logins.Blocked(ctx, s.cfg.Login, username, client)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
 		secs := int(wait.Seconds()) + 1
 		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(secs))
-		return store.Errorf(store.ERateLimited, "too many failed logins; try again in %d seconds", secs)
+		return store.Errorf(store.ERateLimited, "too many failed logins for this account from your address; try again in %d seconds", secs)
 	}
-	u, err := s.store.Users.ByUsername(c.UserContext(), username)
+	u, err := s.store.Users.ByUsername(ctx, username)
 	if err != nil && !store.IsNotFound(err) {
 		return err
 	}
@@ -275,10 +327,14 @@ func (s *Server) login(c *fiber.Ctx) error {
 		hash = []byte(u.PasswordHash)
 	}
 	if bcrypt.CompareHashAndPassword(hash, []byte(*req.Password)) != nil || u == nil || u.PasswordHash == "" {
-		s.throttle.fail(userKey, addrKey)
+		if err := s.store.Logins.Failed(ctx, s.cfg.Login, username, client); err != nil {
+			return err
+		}
 		return store.Errorf(store.EUnauthorized, "wrong username or password")
 	}
-	s.throttle.succeed(userKey)
+	if err := s.store.Logins.Succeeded(ctx, username, client); err != nil {
+		return err
+	}
 	token, exp, err := s.issueSession(u)
 	if err != nil {
 		return fmt.Errorf("sign session: %w", err)
@@ -288,7 +344,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 
 func (s *Server) getMe(c *fiber.Ctx) error {
 	p := principalOf(c)
-	return c.JSON(userJSON(p.User, p.Admin))
+	return c.JSON(userJSON(p.User))
 }
 
 type patchMeRequest struct {
@@ -333,7 +389,7 @@ func (s *Server) patchMe(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(userJSON(u, p.Admin))
+	return c.JSON(userJSON(u))
 }
 
 func (s *Server) readProfileForm(c *fiber.Ctx, up *store.UserUpdate) error {
@@ -426,21 +482,23 @@ func (s *Server) listUsers(c *fiber.Ctx) error {
 	}
 	items := make([]UserJSON, 0, len(users))
 	for _, u := range users {
-		items = append(items, userJSON(u, u.IsAdmin))
+		items = append(items, userJSON(u))
 	}
 	return c.JSON(newList(c, items, p, total))
 }
 
 func (s *Server) getUser(c *fiber.Ctx) error {
-	u, err := s.store.Users.Get(c.UserContext(), c.Params("id"))
+	u, err := s.userByRef(c.UserContext(), c.Params("id"))
 	if err != nil {
 		return err
 	}
-	return c.JSON(userJSON(u, u.IsAdmin))
+	return c.JSON(userJSON(u))
 }
 
 // deleteUser removes a user; never the last admin, and not while they are the
-// only owner of a live deployment unless force=true.
+// only owner of a live deployment unless force=true, which hands the deployments
+// they owned alone to the deleting admin (an operator who removes a user takes
+// over what that user left running).
 func (s *Server) deleteUser(c *fiber.Ctx) error {
 	q, err := parseQuery(c, "force")
 	if err != nil {
@@ -451,19 +509,27 @@ func (s *Server) deleteUser(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	u, err := s.store.Users.Get(ctx, c.Params("id"))
+	u, err := s.userByRef(ctx, c.Params("id"))
 	if err != nil {
 		return err
 	}
-	if u.IsAdmin {
+	if u.Admin() {
 		if n, err := s.store.Users.CountAdmins(ctx); err != nil {
 			return err
 		} else if n <= 1 {
 			return store.Errorf(store.EConflict, "cannot delete the last admin")
 		}
 	}
-	if err := s.store.Users.Delete(ctx, u.ID, force); err != nil {
+	admin := principalOf(c).User
+	inherited, err := s.store.Users.Delete(ctx, u.ID, force, admin.ID)
+	if err != nil {
 		return err
+	}
+	for _, id := range inherited {
+		msg := fmt.Sprintf("owner %s was deleted by admin %s, who is now the owner", u.Username, admin.Username)
+		if err := s.store.Logs.Append(ctx, id, &store.LogLine{Level: store.LevelWarn, Source: store.SourceOrchestrator, Message: msg}); err != nil {
+			s.log.Error("log ownership hand-over", "deployment", id, "error", err.Error())
+		}
 	}
 	return c.SendStatus(fiber.StatusNoContent)
 }

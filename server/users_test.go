@@ -9,11 +9,14 @@ import (
 	"image/color"
 	"image/png"
 	"mime/multipart"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"orchestrator/store"
 )
 
 func TestSignupLoginAndMe(t *testing.T) {
@@ -87,7 +90,7 @@ func TestLogin_WrongPasswordAndThrottling(t *testing.T) {
 		res := app.expect(401, "POST", "/api/v1/auth/login", "", map[string]string{"username": "carol", "password": "wrong-password"})
 		mustContain(t, res.Body, "wrong username or password")
 	}
-	// Locked now, even with the right password.
+	// Locked now for carol from this address, even with the right password.
 	res := app.expect(429, "POST", "/api/v1/auth/login", "", map[string]string{"username": "carol", "password": "password-carol"})
 	if res.ErrorCode(t) != "rate_limited" || res.Header.Get("Retry-After") == "" {
 		t.Fatalf("want rate_limited with Retry-After, got %v %s", res.Header, res.Body)
@@ -97,6 +100,81 @@ func TestLogin_WrongPasswordAndThrottling(t *testing.T) {
 	res = app.expect(401, "POST", "/api/v1/auth/login", "", map[string]string{"username": "nobody", "password": "whatever1"})
 	mustContain(t, res.Body, "wrong username or password")
 	app.expect(200, "POST", "/api/v1/auth/login", "", map[string]string{"username": "carol", "password": "password-carol"})
+}
+
+// One account's failures never lock another account out of the same address
+// (behind a NAT or a reverse proxy that is everyone).
+func TestLogin_ThrottleIsPerAccountAndClient(t *testing.T) {
+	app := newTestApp(t)
+	app.signup("carol")
+	app.signup("dave")
+	app.admin("root")
+	for i := 0; i < 5; i++ {
+		app.expect(401, "POST", "/api/v1/auth/login", "", map[string]string{"username": "carol", "password": "wrong-password"})
+	}
+	app.expect(429, "POST", "/api/v1/auth/login", "", map[string]string{"username": "carol", "password": "password-carol"})
+	app.expect(200, "POST", "/api/v1/auth/login", "", map[string]string{"username": "root", "password": "admin-password"})
+	app.expect(200, "POST", "/api/v1/auth/login", "", map[string]string{"username": "dave", "password": "password-dave"})
+}
+
+// Spraying one password over many accounts from one client locks that client,
+// except for accounts that logged in from it before.
+func TestLogin_PasswordSprayingLocksTheClient(t *testing.T) {
+	app := newTestApp(t, func(c *Config, _ *Deps) { c.Login = store.LoginLimits{ClientAccounts: 4} })
+	app.signup("carol")
+	app.signup("dave") // logged in once from here: a known client
+	for i := 0; i < 4; i++ {
+		app.expect(401, "POST", "/api/v1/auth/login", "", map[string]string{"username": "victim" + itoa(i), "password": "Summer2026!"})
+	}
+	res := app.expect(429, "POST", "/api/v1/auth/login", "", map[string]string{"username": "erin", "password": "whatever1"})
+	mustContain(t, res.Body, "too many failed logins")
+	app.expect(200, "POST", "/api/v1/auth/login", "", map[string]string{"username": "dave", "password": "password-dave"})
+	app.expect(200, "POST", "/api/v1/auth/login", "", map[string]string{"username": "carol", "password": "password-carol"})
+	app.clock.Advance(16 * time.Minute)
+	app.expect(401, "POST", "/api/v1/auth/login", "", map[string]string{"username": "erin", "password": "whatever1"})
+}
+
+// The limits are configurable, and behind a trusted proxy the client is the
+// address the proxy reports, not the proxy.
+func TestLogin_ConfigurableLimitsAndTrustedProxyHeader(t *testing.T) {
+	tests := []struct {
+		name       string
+		header     string
+		proxies    []netip.Prefix
+		sameClient bool // whether two different forwarded addresses count as one client
+	}{
+		{"no header configured: the peer is the client", "", nil, true},
+		{"header from a trusted proxy", "X-Forwarded-For", nil, false},
+		{"header from an untrusted peer is ignored", "X-Forwarded-For", []netip.Prefix{netip.MustParsePrefix("10.9.0.0/16")}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			app := newTestApp(t, func(c *Config, _ *Deps) {
+				c.Login = store.LoginLimits{AccountFailures: 2}
+				c.ClientIPHeader, c.TrustedProxies = tt.header, tt.proxies
+			})
+			app.signup("carol")
+			login := func(password, forwarded string) *response {
+				return app.do("POST", "/api/v1/auth/login", "", map[string]string{"username": "carol", "password": password},
+					"X-Forwarded-For", forwarded)
+			}
+			for i := 0; i < 2; i++ {
+				if res := login("wrong-password", "203.0.113.7, 127.0.0.1"); res.Code != 401 {
+					t.Fatalf("failure %d: %d %s", i, res.Code, res.Body)
+				}
+			}
+			if res := login("password-carol", "203.0.113.7"); res.Code != 429 {
+				t.Fatalf("after 2 failures (limit 2): %d, want 429", res.Code)
+			}
+			want := 200
+			if tt.sameClient {
+				want = 429
+			}
+			if res := login("password-carol", "198.51.100.4"); res.Code != want {
+				t.Fatalf("from another forwarded address: %d, want %d: %s", res.Code, want, res.Body)
+			}
+		})
+	}
 }
 
 func TestSessionToken_ExpiresAndIsSigned(t *testing.T) {
@@ -349,4 +427,26 @@ func TestErrorsAreJSONEverywhere(t *testing.T) {
 	if res.Header.Get("X-Request-ID") != "abc-123" {
 		t.Fatalf("request id not echoed: %v", res.Header)
 	}
+}
+
+// Force-deleting a user who owns live deployments alone hands them to the admin
+// who deletes: a deployment never ends up with no owner.
+func TestDeleteUser_ForceHandsDeploymentsToTheAdmin(t *testing.T) {
+	app := newTestApp(t)
+	adminID, admin := app.admin("root")
+	aliceID, _ := app.signup("alice")
+	d := &store.Deployment{ID: store.NewID(), Template: "tosca_definitions_version: tosca_simple_yaml_1_3\n", Target: "local",
+		Inputs: []byte("{}"), Owners: []string{aliceID}}
+	if _, err := app.store.Deployments.Create(t.Context(), d, aliceID); err != nil {
+		t.Fatal(err)
+	}
+	res := app.expect(409, "DELETE", "/api/v1/users/alice", admin, nil)
+	mustContain(t, res.Body, "only owner", d.ID)
+	app.expect(204, "DELETE", "/api/v1/users/alice?force=true", admin, nil)
+	owners := items(t, app.expect(200, "GET", "/api/v1/deployments/"+d.ID+"/owners", admin, nil))
+	if len(owners) != 1 || owners[0]["id"] != adminID {
+		t.Fatalf("owners after the forced deletion: %v", owners)
+	}
+	logs := app.expect(200, "GET", "/api/v1/deployments/"+d.ID+"/logs", admin, nil)
+	mustContain(t, logs.Body, "owner alice was deleted by admin root, who is now the owner")
 }

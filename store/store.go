@@ -40,6 +40,7 @@ type Store struct {
 	Resources   *Resources
 	States      *States
 	Logs        *Logs
+	Logins      *Logins
 }
 
 // Option changes how Open sets up a Store.
@@ -82,6 +83,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.Resources = &Resources{s}
 	s.States = &States{s}
 	s.Logs = &Logs{s}
+	s.Logins = &Logins{s}
 	return s, nil
 }
 

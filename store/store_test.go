@@ -300,18 +300,44 @@ func TestOwnersAndUserDeletion(t *testing.T) {
 	if err := s.Deployments.RemoveOwner(ctx, d.ID, alice.ID); ErrorCode(err) != EConflict {
 		t.Fatalf("removing the last owner: %v", err)
 	}
-	if err := s.Users.Delete(ctx, alice.ID, false); ErrorCode(err) != EConflict {
+	if _, err := s.Users.Delete(ctx, alice.ID, false, ""); ErrorCode(err) != EConflict {
 		t.Fatalf("deleting a sole owner: %v", err)
 	}
 	if err := s.Deployments.AddOwner(ctx, d.ID, bob.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Users.Delete(ctx, alice.ID, false); err != nil {
+	if _, err := s.Users.Delete(ctx, alice.ID, false, ""); err != nil {
 		t.Fatalf("deleting a co-owner: %v", err)
 	}
 	got, _ := s.Deployments.Get(ctx, d.ID)
 	if len(got.Owners) != 1 || got.Owners[0] != bob.ID {
 		t.Fatalf("owners: %v", got.Owners)
+	}
+}
+
+// A forced deletion hands the deployments the user owned alone to the admin who
+// deletes: no deployment is ever left without an owner.
+func TestForcedUserDeletionHandsDeploymentsOver(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := context.Background()
+	carol, root := newUser(t, s, "carol"), newUser(t, s, "root")
+	d1, _ := newDeployment(t, s, carol.ID)
+	d2, _ := newDeployment(t, s, carol.ID)
+	if err := s.Deployments.AddOwner(ctx, d2.ID, root.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Users.Delete(ctx, carol.ID, true, ""); ErrorCode(err) != EConflict {
+		t.Fatalf("a forced deletion with no heir: %v", err)
+	}
+	inherited, err := s.Users.Delete(ctx, carol.ID, true, root.ID)
+	if err != nil || len(inherited) != 1 || inherited[0] != d1.ID {
+		t.Fatalf("inherited %v, %v; want [%s]", inherited, err, d1.ID)
+	}
+	for _, id := range []string{d1.ID, d2.ID} {
+		got, _ := s.Deployments.Get(ctx, id)
+		if len(got.Owners) != 1 || got.Owners[0] != root.ID {
+			t.Fatalf("owners of %s: %v", id, got.Owners)
+		}
 	}
 }
 
@@ -334,5 +360,39 @@ func TestResourcesSyncKeepsIDs(t *testing.T) {
 	if len(list) != 2 || list[0].ID != first[0].ID || list[0].CloudID != "c" || list[1].State != ResDeleted {
 		b, _ := json.Marshal(list)
 		t.Fatalf("sync: %s", b)
+	}
+}
+
+// Login counters live in the database: a restart forgives nothing.
+func TestLogins_SurviveARestart(t *testing.T) {
+	clk := clocktest.New()
+	path := filepath.Join(t.TempDir(), "s.db")
+	lim := LoginLimits{AccountFailures: 3, ClientAccounts: 10, Window: time.Minute, Lockout: 10 * time.Minute, KnownFor: time.Hour}
+	ctx := context.Background()
+	s, err := Open(ctx, path, WithClock(clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := s.Logins.Failed(ctx, lim, "Carol", "192.0.2.1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	s, err = Open(ctx, path, WithClock(clk.Now))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	wait, err := s.Logins.Blocked(ctx, lim, "carol", "192.0.2.1")
+	if err != nil || wait != 10*time.Minute {
+		t.Fatalf("after a restart: wait %v, %v; want 10m", wait, err)
+	}
+	if wait, _ := s.Logins.Blocked(ctx, lim, "carol", "192.0.2.2"); wait != 0 {
+		t.Fatalf("another client is locked too: %v", wait)
+	}
+	clk.Advance(10 * time.Minute)
+	if wait, _ := s.Logins.Blocked(ctx, lim, "carol", "192.0.2.1"); wait != 0 {
+		t.Fatalf("the lock outlived its lockout: %v", wait)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -19,24 +20,30 @@ type User struct {
 	Email        string
 	PictureURL   string
 	PictureType  string // set when a picture was uploaded; the bytes are read with Users.Picture
-	IsAdmin      bool
-	CreatedAt    time.Time
+	IsAdmin      bool // granted by an admin or at bootstrap
+	// GroupAdmin is what the OIDC admin group said at the user's last OIDC
+	// authentication: recorded so that every view of the user agrees.
+	GroupAdmin bool
+	CreatedAt  time.Time
 	UpdatedAt    time.Time
 	SSHKeys      []SSHKey
 }
+
+// Admin reports whether the user is an admin, by grant or by OIDC group.
+func (u *User) Admin() bool { return u.IsAdmin || u.GroupAdmin }
 
 // Users stores user accounts. Only admins list, read or delete other users;
 // everyone else reads and edits themselves only (the server enforces it).
 type Users struct{ s *Store }
 
 const userColumns = `id, username, COALESCE(password_hash, ''), COALESCE(oidc_issuer, ''), COALESCE(oidc_subject, ''),
-	name, email, picture_url, picture_type, is_admin, created_at, updated_at`
+	name, email, picture_url, picture_type, is_admin, group_admin, created_at, updated_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	var u User
 	var created, updated string
 	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.OIDCIssuer, &u.OIDCSubject,
-		&u.Name, &u.Email, &u.PictureURL, &u.PictureType, &u.IsAdmin, &created, &updated); err != nil {
+		&u.Name, &u.Email, &u.PictureURL, &u.PictureType, &u.IsAdmin, &u.GroupAdmin, &created, &updated); err != nil {
 		return nil, err
 	}
 	u.CreatedAt, u.UpdatedAt = parseTime(created), parseTime(updated)
@@ -51,14 +58,14 @@ func (r *Users) Create(ctx context.Context, u *User) error {
 	now := r.s.Now()
 	u.CreatedAt, u.UpdatedAt = now, now
 	_, err := r.s.db.ExecContext(ctx, `INSERT INTO users (id, username, password_hash, oidc_issuer, oidc_subject,
-		name, email, picture_url, is_admin, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		name, email, picture_url, is_admin, group_admin, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Username, nullIfEmpty(u.PasswordHash), nullIfEmpty(u.OIDCIssuer), nullIfEmpty(u.OIDCSubject),
-		u.Name, u.Email, u.PictureURL, u.IsAdmin, fmtTime(now), fmtTime(now))
+		u.Name, u.Email, u.PictureURL, u.IsAdmin, u.GroupAdmin, fmtTime(now), fmtTime(now))
 	if isUniqueViolation(err) {
-		if u.OIDCSubject != "" {
-			return Errorf(EConflict, "this identity is already registered")
+		if strings.Contains(err.Error(), "users.username") {
+			return Errorf(EConflict, "username %q is taken", u.Username).WithDetails(Detail{Field: "username", Message: "taken"})
 		}
-		return Errorf(EConflict, "username %q is taken", u.Username)
+		return Errorf(EConflict, "this identity is already registered")
 	}
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
@@ -114,7 +121,7 @@ func (r *Users) Count(ctx context.Context) (int, error) {
 // CountAdmins returns how many users are admins.
 func (r *Users) CountAdmins(ctx context.Context) (int, error) {
 	var n int
-	if err := r.s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE is_admin = 1").Scan(&n); err != nil {
+	if err := r.s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE is_admin = 1 OR group_admin = 1").Scan(&n); err != nil {
 		return 0, fmt.Errorf("count admins: %w", err)
 	}
 	return n, nil
@@ -228,12 +235,23 @@ func (r *Users) SetAdmin(ctx context.Context, id string, admin bool) error {
 	return mustAffect(res, "user", id)
 }
 
+// SetGroupAdmin records what the OIDC admin group says of the user now.
+func (r *Users) SetGroupAdmin(ctx context.Context, id string, admin bool) error {
+	res, err := r.s.db.ExecContext(ctx, "UPDATE users SET group_admin = ?, updated_at = ? WHERE id = ?", admin, fmtTime(r.s.Now()), id)
+	if err != nil {
+		return fmt.Errorf("set group admin of %s: %w", id, err)
+	}
+	return mustAffect(res, "user", id)
+}
+
 // Delete removes a user with their keys, tokens and ownerships. While the user is
 // the only owner of a deployment that is not deleted, it is a conflict unless force
-// is set; forced, those deployments are left with their remaining owners (or none,
-// for admins to handle).
-func (r *Users) Delete(ctx context.Context, id string, force bool) error {
-	return r.s.tx(ctx, func(tx *sql.Tx) error {
+// is set. Forced, every deployment the user owned alone (deleted ones included:
+// no deployment is ever left without an owner) passes to heir, the admin who
+// deletes; Delete returns those deployments' ids.
+func (r *Users) Delete(ctx context.Context, id string, force bool, heir string) ([]string, error) {
+	var inherited []string
+	err := r.s.tx(ctx, func(tx *sql.Tx) error {
 		var exists int
 		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE id = ?", id).Scan(&exists); err != nil {
 			return fmt.Errorf("delete user %s: %w", id, err)
@@ -241,36 +259,71 @@ func (r *Users) Delete(ctx context.Context, id string, force bool) error {
 		if exists == 0 {
 			return Errorf(ENotFound, "user %q not found", id)
 		}
+		sole, err := soleOwnerships(ctx, tx, id)
+		if err != nil {
+			return err
+		}
 		if !force {
-			rows, err := tx.QueryContext(ctx, `SELECT d.id FROM deployments d JOIN deployment_owners o ON o.deployment_id = d.id
-				WHERE o.user_id = ? AND d.deleted_at IS NULL
-				AND (SELECT COUNT(*) FROM deployment_owners o2 WHERE o2.deployment_id = d.id) = 1 ORDER BY d.id`, id)
-			if err != nil {
-				return fmt.Errorf("delete user %s: %w", id, err)
-			}
-			var sole []string
-			for rows.Next() {
-				var d string
-				if err := rows.Scan(&d); err != nil {
-					rows.Close()
-					return err
+			var live []string
+			for _, d := range sole {
+				if !d.deleted {
+					live = append(live, d.id)
 				}
-				sole = append(sole, d)
 			}
-			rows.Close()
-			if len(sole) > 0 {
-				e := Errorf(EConflict, "user is the only owner of %d live deployment(s); add another owner or pass force=true", len(sole))
-				for _, d := range sole {
+			if len(live) > 0 {
+				e := Errorf(EConflict, "user is the only owner of %d live deployment(s); add another owner or pass force=true "+
+					"(the deployments then pass to you)", len(live))
+				for _, d := range live {
 					e.WithDetails(Detail{Field: "deployments", Message: d})
 				}
 				return e
 			}
+		}
+		if len(sole) > 0 && (heir == "" || heir == id) {
+			return Errorf(EConflict, "user is the only owner of %d deployment(s) and nobody else can inherit them", len(sole))
+		}
+		now := fmtTime(r.s.Now())
+		for _, d := range sole {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO deployment_owners (deployment_id, user_id, created_at) VALUES (?, ?, ?)",
+				d.id, heir, now); err != nil {
+				return fmt.Errorf("hand deployment %s over: %w", d.id, err)
+			}
+			inherited = append(inherited, d.id)
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM users WHERE id = ?", id); err != nil {
 			return fmt.Errorf("delete user %s: %w", id, err)
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return inherited, nil
+}
+
+type ownership struct {
+	id      string
+	deleted bool
+}
+
+// soleOwnerships lists the deployments that user owns alone.
+func soleOwnerships(ctx context.Context, tx *sql.Tx, user string) ([]ownership, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.deleted_at IS NOT NULL FROM deployments d
+		JOIN deployment_owners o ON o.deployment_id = d.id
+		WHERE o.user_id = ? AND (SELECT COUNT(*) FROM deployment_owners o2 WHERE o2.deployment_id = d.id) = 1 ORDER BY d.id`, user)
+	if err != nil {
+		return nil, fmt.Errorf("list deployments of user %s: %w", user, err)
+	}
+	defer rows.Close()
+	var out []ownership
+	for rows.Next() {
+		var o ownership
+		if err := rows.Scan(&o.id, &o.deleted); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
 }
 
 func nullIfEmpty(s string) any {

@@ -372,7 +372,7 @@ func cmdDeployments(c *client, args []string) error {
 		var raw []byte
 		switch {
 		case len(f.pos) == 3 && f.pos[1] == "add":
-			raw, err = c.call("POST", "/api/v1/deployments/"+id+"/owners", map[string]string{"user_id": f.pos[2]}, nil)
+			raw, err = c.call("POST", "/api/v1/deployments/"+id+"/owners", map[string]string{"user": f.pos[2]}, nil)
 		case len(f.pos) == 3 && f.pos[1] == "rm":
 			_, err = c.call("DELETE", "/api/v1/deployments/"+id+"/owners/"+url.PathEscape(f.pos[2]), nil, nil)
 			if err == nil {
@@ -381,7 +381,7 @@ func cmdDeployments(c *client, args []string) error {
 		case len(f.pos) == 1:
 			raw, err = c.call("GET", "/api/v1/deployments/"+id+"/owners", nil, nil)
 		default:
-			return usageErr("usage: orchestrator deployments owners ID [add USER_ID | rm USER_ID]")
+			return usageErr("usage: orchestrator deployments owners ID [add USER | rm USER]   (USER: a username or user id)")
 		}
 		if err != nil {
 			return err

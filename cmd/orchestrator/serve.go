@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -61,6 +62,10 @@ type serveConfig struct {
 	// ClockOffset shifts the service's one clock (store, engine, server, cron
 	// jobs): tests use it to live at another date; operators leave it at zero.
 	ClockOffset time.Duration
+	// Login throttling and the client address behind a reverse proxy.
+	Login          store.LoginLimits
+	ClientIPHeader string
+	TrustedProxies []netip.Prefix
 }
 
 func parseServeFlags(args []string) (*serveConfig, error) {
@@ -94,6 +99,12 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	killGrace := fs.Duration("kill-grace", 30*time.Second, "after a cancel, how long Terraform gets to stop before it is killed")
 	runTimeout := fs.Duration("run-timeout", 2*time.Hour, "longest a single Terraform run may take")
 	clockOffset := fs.Duration("clock-offset", 0, "shift the service clock by this much (for tests; leave at 0)")
+	loginFailures := fs.Int("login-max-failures", 5, "failed logins of one account from one client address before that pair is locked out")
+	loginAccounts := fs.Int("login-max-accounts", 20, "accounts one client address may fail on before it is locked out of accounts it never used")
+	loginWindow := fs.Duration("login-window", 15*time.Minute, "how long failed logins count")
+	loginLockout := fs.Duration("login-lockout", 15*time.Minute, "how long a lockout lasts")
+	ipHeader := fs.String("client-ip-header", "", "header carrying the client address from a trusted reverse proxy (X-Forwarded-For, X-Real-IP)")
+	proxies := fs.List("trusted-proxy", "address or CIDR of a reverse proxy whose client-ip header is believed (default loopback)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -103,6 +114,15 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 		StallAfter: *stall, SessionTTL: *session, LogFormat: *logFormat, LoadExamples: *loadExamples, ShutdownGrace: *grace,
 		TypesMap: *typesMap, AllowFetch: *allowFetch, KillGrace: *killGrace, RunTimeout: *runTimeout, ClockOffset: *clockOffset,
 		Schedules: jobs.Schedules{Stalled: *stalled, Retention: *retentionSched, Cleanup: *cleanupSched, LogRetention: *retention}}
+	c.Login = store.LoginLimits{AccountFailures: *loginFailures, ClientAccounts: *loginAccounts, Window: *loginWindow, Lockout: *loginLockout}
+	c.ClientIPHeader = *ipHeader
+	for _, p := range *proxies {
+		prefix, err := parsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxy: %w", err)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix)
+	}
 	if c.Database == "" {
 		c.Database = filepath.Join(c.DataDir, "orchestrator.db")
 	}
@@ -193,7 +213,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, console io.W
 	srv, err := server.New(server.Config{
 		Version: version, AllowSignup: cfg.AllowSignup, SessionTTL: cfg.SessionTTL, SigningKey: deriveKey(key, "session-signing"),
 		OIDC:       server.OIDCConfig{Issuers: cfg.OIDCIssuers, Audience: cfg.OIDCAudience, GroupsClaim: cfg.OIDCGroups, AdminGroup: cfg.OIDCAdminGroup},
-		StallAfter: cfg.StallAfter,
+		StallAfter: cfg.StallAfter, Login: cfg.Login, ClientIPHeader: cfg.ClientIPHeader, TrustedProxies: cfg.TrustedProxies,
 	}, server.Deps{Store: st, Log: log, Toolchain: tc, Engine: engineAdapter{engine}, Resolver: resolver, Metrics: metrics})
 	if err != nil {
 		return err
@@ -227,8 +247,8 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, console io.W
 // engineAdapter gives the server the engine through the server's own interface.
 type engineAdapter struct{ *jobs.Engine }
 
-func (a engineAdapter) Plan(ctx context.Context, d *store.Deployment) (any, error) {
-	return a.Engine.Plan(ctx, d)
+func (a engineAdapter) Plan(ctx context.Context, d *store.Deployment, redeploy bool) (any, error) {
+	return a.Engine.Plan(ctx, d, redeploy)
 }
 
 // newResolver configures how templates' URL imports are found: mapped type
@@ -371,4 +391,17 @@ func bootstrapAdmin(ctx context.Context, st *store.Store, cfg *serveConfig, cons
 		fmt.Fprintf(console, "    password: (from --admin-password)\n\n")
 	}
 	return nil
+}
+
+// parsePrefix reads a CIDR, or a single address as its own /32 or /128.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
