@@ -413,6 +413,17 @@ func TestAdminsDay(t *testing.T) {
 		t.Fatal("users see target configuration")
 	}
 	app.expect(422, "POST", "/api/v1/targets", admin, map[string]any{"name": "x", "kind": "openstack", "credentials": map[string]string{"AWS_SECRET": "x"}})
+	// Configuration is checked with the modules' own rules when it is saved, not
+	// in every later deployment.
+	res = app.expect(422, "POST", "/api/v1/targets", admin, map[string]any{"name": "slow", "kind": "local", "config": map[string]any{"boot_seconds": 99999}})
+	mustContain(t, res.Body, `"field":"config.boot_seconds"`, "0 to 3600")
+	res = app.expect(422, "POST", "/api/v1/targets", admin, map[string]any{"name": "typo", "kind": "local", "config": map[string]any{"boot_second": 3}})
+	mustContain(t, res.Body, `"field":"config.boot_second"`, "known keys")
+	res = app.expect(422, "PATCH", "/api/v1/targets/cloud-a", admin, map[string]any{"config": map[string]any{"flavors": []any{map[string]any{"vcpus": 2}}}})
+	mustContain(t, res.Body, `"field":"config.flavors"`, "needs a name")
+	app.expect(200, "PATCH", "/api/v1/targets/cloud-a", admin, map[string]any{"config": map[string]any{"external_network": "ext-net"}})
+	app.expect(201, "POST", "/api/v1/targets", admin, map[string]any{"name": "slow", "kind": "local", "config": map[string]any{"boot_seconds": 30}})
+	app.expect(204, "DELETE", "/api/v1/targets/slow", admin, nil)
 	app.expect(204, "DELETE", "/api/v1/targets/cloud-a", admin, nil)
 	app.expect(409, "DELETE", "/api/v1/targets/local", admin, nil) // in use
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"orchestrator/store"
+	"orchestrator/tosca2tf"
 )
 
 // TargetJSON is a target as the API shows it. Credentials are write-only: only
@@ -106,6 +107,9 @@ func (s *Server) createTarget(c *fiber.Ctx) error {
 	if err := checkCredentials(req.Credentials); err != nil {
 		return err
 	}
+	if err := checkTargetConfig(*req.Kind, orEmpty(req.Config)); err != nil {
+		return err
+	}
 	cfg, err := json.Marshal(orEmpty(req.Config))
 	if err != nil {
 		return invalid("config", "config must be a JSON object")
@@ -142,6 +146,13 @@ func (s *Server) patchTarget(c *fiber.Ctx) error {
 		return err
 	}
 	if req.Config != nil {
+		cur, err := s.store.Targets.Get(c.UserContext(), c.Params("name"))
+		if err != nil {
+			return err
+		}
+		if err := checkTargetConfig(cur.Kind, req.Config); err != nil {
+			return err
+		}
 		cfg, err := json.Marshal(req.Config)
 		if err != nil {
 			return invalid("config", "config must be a JSON object")
@@ -160,4 +171,18 @@ func (s *Server) deleteTarget(c *fiber.Ctx) error {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// checkTargetConfig refuses a configuration the target's modules would refuse in
+// every deployment, naming each bad key (config.<key>).
+func checkTargetConfig(kind string, cfg map[string]any) error {
+	problems := tosca2tf.CheckTargetConfig(kind, cfg)
+	if len(problems) == 0 {
+		return nil
+	}
+	e := store.Errorf(store.EInvalid, "config: %s: %s", problems[0].Key, problems[0].Message)
+	for _, p := range problems {
+		e.WithDetails(store.Detail{Field: "config." + p.Key, Message: p.Message})
+	}
+	return e
 }

@@ -351,6 +351,11 @@ type patchMeRequest struct {
 	Name       *string `json:"name"`
 	Email      *string `json:"email"`
 	PictureURL *string `json:"picture_url"`
+	// SSHPublicKeys replaces the whole key set (OpenSSH authorized_keys lines).
+	SSHPublicKeys *[]string `json:"ssh_public_keys"`
+	// Password changes a local account's password; CurrentPassword must match.
+	Password        *string `json:"password"`
+	CurrentPassword *string `json:"current_password"`
 }
 
 // patchMe edits the caller's profile: JSON (name, email, picture_url), or
@@ -369,6 +374,20 @@ func (s *Server) patchMe(c *fiber.Ctx) error {
 			return err
 		}
 		up.Name, up.Email, up.PictureURL = req.Name, req.Email, req.PictureURL
+		if req.SSHPublicKeys != nil {
+			keys, err := parseKeyList(*req.SSHPublicKeys)
+			if err != nil {
+				return err
+			}
+			up.SSHKeys = &keys
+		}
+		if req.Password != nil || req.CurrentPassword != nil {
+			hash, err := s.newPassword(c, p.User, req)
+			if err != nil {
+				return err
+			}
+			up.PasswordHash = &hash
+		}
 	}
 	if up.Name != nil {
 		if err := checkText("name", *up.Name, 200); err != nil {
@@ -390,6 +409,63 @@ func (s *Server) patchMe(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(userJSON(u))
+}
+
+// maxSSHKeys bounds the key set a user sends at once.
+const maxSSHKeys = 100
+
+// parseKeyList validates a whole key set, naming the failing entry.
+func parseKeyList(lines []string) ([]store.SSHKey, error) {
+	if len(lines) > maxSSHKeys {
+		return nil, invalid("ssh_public_keys", "at most %d keys", maxSSHKeys)
+	}
+	keys := make([]store.SSHKey, 0, len(lines))
+	for i, line := range lines {
+		normalized, comment, fp, err := parsePublicKey(line)
+		if err != nil {
+			if e, ok := err.(*store.Error); ok && len(e.Details) > 0 {
+				return nil, invalid(fmt.Sprintf("ssh_public_keys[%d]", i), "%s", e.Details[0].Message)
+			}
+			return nil, err
+		}
+		keys = append(keys, store.SSHKey{Name: comment, PublicKey: normalized, Fingerprint: fp})
+	}
+	return keys, nil
+}
+
+// newPassword checks a password change (local accounts, the current password
+// first, throttled like logins) and returns the new hash.
+func (s *Server) newPassword(c *fiber.Ctx, u *store.User, req patchMeRequest) (string, error) {
+	if u.PasswordHash == "" {
+		return "", invalid("password", "this account logs in through its identity provider and has no password here")
+	}
+	if deref(req.CurrentPassword) == "" {
+		return "", invalid("current_password", "current_password is required to change the password")
+	}
+	if req.Password == nil {
+		return "", invalid("password", "password (the new one) is required with current_password")
+	}
+	if err := checkPassword(*req.Password); err != nil {
+		return "", err
+	}
+	ctx, client := c.UserContext(), s.clientIP(c)
+	if wait, err := s.store.Logins.Blocked(ctx, s.cfg.Login, u.Username, client); err != nil {
+		return "", err
+	} else if wait > 0 {
+		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(wait.Seconds())+1))
+		return "", store.Errorf(store.ERateLimited, "too many wrong passwords; try again in %d seconds", int(wait.Seconds())+1)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(*req.CurrentPassword)) != nil {
+		if err := s.store.Logins.Failed(ctx, s.cfg.Login, u.Username, client); err != nil {
+			return "", err
+		}
+		return "", invalid("current_password", "current_password is wrong")
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(*req.Password), bcrypt.DefaultCost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(hash), nil
 }
 
 func (s *Server) readProfileForm(c *fiber.Ctx, up *store.UserUpdate) error {

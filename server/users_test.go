@@ -450,3 +450,47 @@ func TestDeleteUser_ForceHandsDeploymentsToTheAdmin(t *testing.T) {
 	logs := app.expect(200, "GET", "/api/v1/deployments/"+d.ID+"/logs", admin, nil)
 	mustContain(t, logs.Body, "owner alice was deleted by admin root, who is now the owner")
 }
+
+// PATCH /users/me takes the spec's ssh_public_keys (the whole key set) and a
+// password change with the current password.
+func TestPatchMe_SSHKeysAndPassword(t *testing.T) {
+	app := newTestApp(t)
+	_, token := app.signup("kim")
+	first, second, third := sshKey(t, "kim@laptop"), sshKey(t, "kim@desktop"), sshKey(t, "kim@tablet")
+	kept := app.expect(201, "POST", "/api/v1/users/me/ssh-keys", token, map[string]any{"public_key": first}).JSON(t)
+	app.expect(201, "POST", "/api/v1/users/me/ssh-keys", token, map[string]any{"public_key": second})
+
+	me := app.expect(200, "PATCH", "/api/v1/users/me", token, map[string]any{"ssh_public_keys": []string{first, third}}).JSON(t)
+	keys := me["ssh_keys"].([]any)
+	names := map[string]string{}
+	for _, k := range keys {
+		km := k.(map[string]any)
+		names[km["name"].(string)] = km["id"].(string)
+	}
+	if len(keys) != 2 || names["kim@laptop"] != kept["id"] || names["kim@tablet"] == "" {
+		t.Fatalf("key set after PATCH: %v", keys)
+	}
+	// A bad key anywhere in the list changes nothing and names the entry.
+	res := app.expect(422, "PATCH", "/api/v1/users/me", token, map[string]any{"ssh_public_keys": []string{second, "ssh-rsa garbage"}})
+	mustContain(t, res.Body, `"field":"ssh_public_keys[1]"`)
+	res = app.expect(422, "PATCH", "/api/v1/users/me", token, map[string]any{"ssh_public_keys": []string{second, second}})
+	mustContain(t, res.Body, "listed twice")
+	if n := len(app.expect(200, "GET", "/api/v1/users/me", token, nil).JSON(t)["ssh_keys"].([]any)); n != 2 {
+		t.Fatalf("a refused PATCH changed the keys: %d", n)
+	}
+	me = app.expect(200, "PATCH", "/api/v1/users/me", token, map[string]any{"ssh_public_keys": []string{}}).JSON(t)
+	if len(me["ssh_keys"].([]any)) != 0 {
+		t.Fatalf("empty set: %v", me["ssh_keys"])
+	}
+
+	// Password change.
+	res = app.expect(422, "PATCH", "/api/v1/users/me", token, map[string]any{"password": "a-new-password"})
+	mustContain(t, res.Body, `"field":"current_password"`)
+	res = app.expect(422, "PATCH", "/api/v1/users/me", token, map[string]any{"password": "a-new-password", "current_password": "not-it"})
+	mustContain(t, res.Body, "current_password is wrong")
+	res = app.expect(422, "PATCH", "/api/v1/users/me", token, map[string]any{"password": "short", "current_password": "password-kim"})
+	mustContain(t, res.Body, `"field":"password"`)
+	app.expect(200, "PATCH", "/api/v1/users/me", token, map[string]any{"password": "a-new-password", "current_password": "password-kim"})
+	app.expect(401, "POST", "/api/v1/auth/login", "", map[string]string{"username": "kim", "password": "password-kim"})
+	app.login("kim", "a-new-password")
+}

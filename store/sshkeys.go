@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
@@ -64,4 +65,48 @@ func (r *SSHKeys) Delete(ctx context.Context, userID, id string) error {
 		return fmt.Errorf("delete ssh key: %w", err)
 	}
 	return mustAffect(res, "ssh key", id)
+}
+
+// replaceSSHKeys makes keys the user's whole key set, in tx.
+func replaceSSHKeys(ctx context.Context, tx *sql.Tx, s *Store, userID string, keys []SSHKey) error {
+	keep := map[string]bool{}
+	for _, k := range keys {
+		if keep[k.Fingerprint] {
+			return Errorf(EInvalid, "the key %s is listed twice", k.Fingerprint).
+				WithDetails(Detail{Field: "ssh_public_keys", Message: "duplicate key"})
+		}
+		keep[k.Fingerprint] = true
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT id, fingerprint FROM ssh_keys WHERE user_id = ?", userID)
+	if err != nil {
+		return fmt.Errorf("list ssh keys: %w", err)
+	}
+	have := map[string]string{} // fingerprint -> id
+	for rows.Next() {
+		var id, fp string
+		if err := rows.Scan(&id, &fp); err != nil {
+			rows.Close()
+			return fmt.Errorf("list ssh keys: %w", err)
+		}
+		have[fp] = id
+	}
+	rows.Close()
+	for fp, id := range have {
+		if !keep[fp] {
+			if _, err := tx.ExecContext(ctx, "DELETE FROM ssh_keys WHERE id = ?", id); err != nil {
+				return fmt.Errorf("remove ssh key: %w", err)
+			}
+		}
+	}
+	now := fmtTime(s.Now())
+	for _, k := range keys {
+		if _, ok := have[k.Fingerprint]; ok {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO ssh_keys (id, user_id, name, public_key, fingerprint, created_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, NewID(), userID, k.Name, k.PublicKey, k.Fingerprint, now); err != nil {
+			return fmt.Errorf("add ssh key: %w", err)
+		}
+	}
+	return nil
 }

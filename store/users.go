@@ -162,6 +162,11 @@ type UserUpdate struct {
 	Name       *string
 	Email      *string
 	PictureURL *string
+	// PasswordHash replaces a local account's password hash.
+	PasswordHash *string
+	// SSHKeys replaces the user's whole key set: keys already registered (same
+	// fingerprint) keep their id and name, the others are added or removed.
+	SSHKeys *[]SSHKey
 	// Picture replaces the uploaded picture (and clears PictureURL) when not nil.
 	Picture     []byte
 	PictureType string
@@ -190,6 +195,16 @@ func (r *Users) Update(ctx context.Context, id string, up UserUpdate) (*User, er
 		if up.Picture != nil {
 			u.PictureURL = ""
 			if _, err := tx.ExecContext(ctx, "UPDATE users SET picture = ?, picture_type = ? WHERE id = ?", up.Picture, up.PictureType, id); err != nil {
+				return err
+			}
+		}
+		if up.PasswordHash != nil {
+			if _, err := tx.ExecContext(ctx, "UPDATE users SET password_hash = ? WHERE id = ?", *up.PasswordHash, id); err != nil {
+				return err
+			}
+		}
+		if up.SSHKeys != nil {
+			if err := replaceSSHKeys(ctx, tx, r.s, id, *up.SSHKeys); err != nil {
 				return err
 			}
 		}
