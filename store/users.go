@@ -20,13 +20,13 @@ type User struct {
 	Email        string
 	PictureURL   string
 	PictureType  string // set when a picture was uploaded; the bytes are read with Users.Picture
-	IsAdmin      bool // granted by an admin or at bootstrap
+	IsAdmin      bool   // granted by an admin or at bootstrap
 	// GroupAdmin is what the OIDC admin group said at the user's last OIDC
 	// authentication: recorded so that every view of the user agrees.
 	GroupAdmin bool
 	CreatedAt  time.Time
-	UpdatedAt    time.Time
-	SSHKeys      []SSHKey
+	UpdatedAt  time.Time
+	SSHKeys    []SSHKey
 }
 
 // Admin reports whether the user is an admin, by grant or by OIDC group.
