@@ -188,3 +188,31 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("users: %d", res.Code)
 	}
 }
+
+// A deployment over the node or instance caps is refused before anything runs.
+func TestSubmit_NodeAndInstanceCaps(t *testing.T) {
+	app := newTestApp(t, withEngine(t), func(c *Config, _ *Deps) { c.MaxNodes, c.MaxInstances = 3, 5 })
+	_, token := app.signup("greedy")
+	nodes := func(n int, count int) string {
+		var b strings.Builder
+		b.WriteString("tosca_definitions_version: tosca_simple_yaml_1_3\ntopology_template:\n  node_templates:\n")
+		for i := 0; i < n; i++ {
+			fmt.Fprintf(&b, "    vm%d:\n      type: tosca.nodes.Compute\n", i)
+			if count > 0 {
+				fmt.Fprintf(&b, "      capabilities:\n        scalable:\n          properties: { count: %d }\n", count)
+			}
+		}
+		return b.String()
+	}
+	res := app.expect(422, "POST", "/api/v1/deployments", token, map[string]any{"template": nodes(4, 0)})
+	mustContain(t, res.Body, "4 node templates", "at most 3", `"max_nodes":3`)
+	res = app.expect(422, "POST", "/api/v1/deployments", token, map[string]any{"template": nodes(2, 3)})
+	mustContain(t, res.Body, "6 node instances", "at most 5")
+	app.expect(202, "POST", "/api/v1/deployments", token, map[string]any{"template": nodes(2, 2)})
+	// Ten thousand nodes: a clear 422, not minutes of a worker.
+	res = app.expect(422, "POST", "/api/v1/deployments", token, map[string]any{"template": nodes(10000, 0)})
+	mustContain(t, res.Body, "10000 node templates")
+	if ex, _ := app.store.Deployments.Existing(t.Context()); len(ex) != 1 {
+		t.Fatalf("%d deployments stored, want the one accepted", len(ex))
+	}
+}

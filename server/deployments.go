@@ -87,7 +87,50 @@ func (s *Server) translateFor(ctx context.Context, d *store.Deployment) (*tosca2
 	if err != nil {
 		return nil, templateErrors(err, "template")
 	}
+	if err := s.checkSize(res); err != nil {
+		return nil, err
+	}
 	return res, nil
+}
+
+// parseDeploymentTemplate checks a template sent with a deployment, refusing
+// one over the node cap before the (costlier) translation.
+func (s *Server) parseDeploymentTemplate(ctx context.Context, content string) error {
+	t, err := s.parseTemplate(ctx, "template.yaml", content, "template")
+	if err != nil {
+		return err
+	}
+	if len(t.Nodes) > s.cfg.MaxNodes {
+		return tooManyNodes(len(t.Nodes), s.cfg.MaxNodes)
+	}
+	return nil
+}
+
+func tooManyNodes(n, max int) error {
+	return store.Errorf(store.EInvalid, "the template has %d node templates; this service allows at most %d per deployment", n, max).
+		WithDetails(store.Detail{Field: "template", Message: "too many node templates", Extra: map[string]any{"nodes": n, "max_nodes": max}})
+}
+
+// checkSize refuses deployments over the configured node and instance caps: one
+// user's 10,000-node template must not tie up a worker for minutes.
+func (s *Server) checkSize(res *tosca2tf.Result) error {
+	instances := 0
+	for _, n := range res.Nodes {
+		if n.Count > 1 {
+			instances += n.Count
+		} else {
+			instances++ // a count not known before the apply is bounded per node by the translator
+		}
+	}
+	if len(res.Nodes) > s.cfg.MaxNodes {
+		return tooManyNodes(len(res.Nodes), s.cfg.MaxNodes)
+	}
+	if instances > s.cfg.MaxInstances {
+		return store.Errorf(store.EInvalid, "the deployment would have %d node instances (counts included); this service allows at most %d",
+			instances, s.cfg.MaxInstances).WithDetails(store.Detail{Field: "template", Message: "too many instances",
+			Extra: map[string]any{"instances": instances, "max_instances": s.cfg.MaxInstances}})
+	}
+	return nil
 }
 
 // submit creates a deployment: from a catalog template or an inline one, with
@@ -114,7 +157,7 @@ func (s *Server) submit(c *fiber.Ctx) error {
 		}
 		d.TemplateID, d.Template = t.ID, t.Content
 	case req.Template != nil:
-		if _, err := s.parseTemplate(ctx, "template.yaml", *req.Template, "template"); err != nil {
+		if err := s.parseDeploymentTemplate(ctx, *req.Template); err != nil {
 			return err
 		}
 		d.Template = *req.Template
@@ -352,7 +395,7 @@ type updateRequest struct {
 func (s *Server) updated(c *fiber.Ctx, d *store.Deployment, req updateRequest) (*store.Deployment, error) {
 	next := *d
 	if req.Template != nil {
-		if _, err := s.parseTemplate(c.UserContext(), "template.yaml", *req.Template, "template"); err != nil {
+		if err := s.parseDeploymentTemplate(c.UserContext(), *req.Template); err != nil {
 			return nil, err
 		}
 		next.Template, next.TemplateID = *req.Template, ""

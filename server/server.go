@@ -37,6 +37,10 @@ type Config struct {
 	// the peer address is the client.
 	ClientIPHeader string
 	TrustedProxies []netip.Prefix
+	// MaxNodes and MaxInstances cap one deployment's node templates and node
+	// instances (scalable counts included); zero takes the defaults (200, 500).
+	MaxNodes     int
+	MaxInstances int
 	// StallAfter is how old a run's heartbeat must be before a reset may take it over.
 	StallAfter time.Duration
 }
@@ -105,6 +109,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		cfg.SessionTTL = 12 * time.Hour
 	}
 	cfg.Login = withLoginDefaults(cfg.Login)
+	if cfg.MaxNodes <= 0 {
+		cfg.MaxNodes = 200
+	}
+	if cfg.MaxInstances <= 0 {
+		cfg.MaxInstances = 500
+	}
 	if cfg.ClientIPHeader != "" && len(cfg.TrustedProxies) == 0 {
 		// A header anyone can send is only believed from a proxy on this host.
 		cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
@@ -131,17 +141,23 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		resolver: resolver, done: make(chan struct{}), metrics: metrics}
 	s.oidc = newOIDCVerifiers(cfg.OIDC, now)
 	s.app = fiber.New(fiber.Config{
-		AppName:               "orchestrator",
-		ErrorHandler:          s.handleError,
-		BodyLimit:             4 << 20, // per-route limits are tighter; this one guards the parser
-		ReadTimeout:           30 * time.Second,
-		IdleTimeout:           2 * time.Minute,
-		DisableStartupMessage: true,
+		AppName:      "orchestrator",
+		ErrorHandler: s.handleError,
+		// Bodies are streamed and read by limitBody, which answers an oversized one
+		// with a JSON 413 after draining it (fasthttp's own limit resets the
+		// connection mid-upload, so clients never see the answer). Multipart forms
+		// are parsed from that bounded body, never pre-read to temporary files.
+		BodyLimit:                    maxRequestBody,
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		ReadTimeout:                  30 * time.Second,
+		IdleTimeout:                  2 * time.Minute,
+		DisableStartupMessage:        true,
 		// Handlers keep strings past the request (stored rows, goroutines): no aliasing.
 		Immutable:     true,
 		StrictRouting: false,
 	})
-	s.app.Use(s.recoverPanics, s.requestIDs, s.accessLog, s.countRequests)
+	s.app.Use(s.recoverPanics, s.requestIDs, s.accessLog, s.countRequests, s.limitBody)
 	s.registerRoutes()
 	s.app.Use(func(c *fiber.Ctx) error {
 		return store.Errorf(store.ENotFound, "no route %s %s", c.Method(), c.Path())

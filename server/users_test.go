@@ -1,14 +1,19 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"mime/multipart"
+	"net"
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
@@ -423,6 +428,17 @@ func TestErrorsAreJSONEverywhere(t *testing.T) {
 	if res.Code != 413 || res.ErrorCode(t) != "too_large" {
 		t.Fatalf("huge body: %d %s", res.Code, res.Body)
 	}
+	// Bodies past the 4 MiB hard limit, with or without a length: the client can
+	// send its whole body (as curl does) and then read a JSON 413, never a
+	// connection reset.
+	_, token := app.signup("uploader")
+	for _, chunked := range []bool{false, true} {
+		status, body := rawPost(t, app.url, "/api/v1/deployments", token, 10<<20, chunked)
+		if status != 413 || !strings.Contains(body, `"code":"too_large"`) {
+			t.Fatalf("10 MB body (chunked=%v): %d %s", chunked, status, body)
+		}
+	}
+	app.expect(200, "GET", "/api/v1/users/me", token, nil)
 	res = app.do("GET", "/healthz", "", nil, "X-Request-ID", "abc-123")
 	if res.Header.Get("X-Request-ID") != "abc-123" {
 		t.Fatalf("request id not echoed: %v", res.Header)
@@ -493,4 +509,48 @@ func TestPatchMe_SSHKeysAndPassword(t *testing.T) {
 	app.expect(200, "PATCH", "/api/v1/users/me", token, map[string]any{"password": "a-new-password", "current_password": "password-kim"})
 	app.expect(401, "POST", "/api/v1/auth/login", "", map[string]string{"username": "kim", "password": "password-kim"})
 	app.login("kim", "a-new-password")
+}
+
+// rawPost sends a POST with a body of n bytes over a plain TCP connection, the
+// whole body first and only then reading the answer, like curl: a server that
+// stops reading mid-body makes the write fail.
+func rawPost(t *testing.T, base, path, token string, n int, chunked bool) (int, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(time.Minute))
+	head := "POST " + path + " HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer " + token + "\r\nContent-Type: application/json\r\n"
+	if chunked {
+		head += "Transfer-Encoding: chunked\r\n\r\n"
+	} else {
+		head += fmt.Sprintf("Content-Length: %d\r\n\r\n", n)
+	}
+	w := bufio.NewWriter(conn)
+	w.WriteString(head)
+	block := bytes.Repeat([]byte("x"), 64<<10)
+	for sent := 0; sent < n; sent += len(block) {
+		if chunked {
+			fmt.Fprintf(w, "%x\r\n", len(block))
+		}
+		w.Write(block)
+		if chunked {
+			w.WriteString("\r\n")
+		}
+	}
+	if chunked {
+		w.WriteString("0\r\n\r\n")
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatalf("sending the body: %v", err)
+	}
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("reading the answer: %v", err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(data)
 }

@@ -66,6 +66,8 @@ type serveConfig struct {
 	Login          store.LoginLimits
 	ClientIPHeader string
 	TrustedProxies []netip.Prefix
+	// Per-deployment caps on node templates and node instances.
+	MaxNodes, MaxInstances int
 }
 
 func parseServeFlags(args []string) (*serveConfig, error) {
@@ -103,6 +105,8 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	loginAccounts := fs.Int("login-max-accounts", 20, "accounts one client address may fail on before it is locked out of accounts it never used")
 	loginWindow := fs.Duration("login-window", 15*time.Minute, "how long failed logins count")
 	loginLockout := fs.Duration("login-lockout", 15*time.Minute, "how long a lockout lasts")
+	maxNodes := fs.Int("max-nodes", 200, "most node templates one deployment may have")
+	maxInstances := fs.Int("max-instances", 500, "most node instances (scalable counts included) one deployment may have")
 	ipHeader := fs.String("client-ip-header", "", "header carrying the client address from a trusted reverse proxy (X-Forwarded-For, X-Real-IP)")
 	proxies := fs.List("trusted-proxy", "address or CIDR of a reverse proxy whose client-ip header is believed (default loopback)")
 	if err := fs.Parse(args); err != nil {
@@ -116,6 +120,10 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 		Schedules: jobs.Schedules{Stalled: *stalled, Retention: *retentionSched, Cleanup: *cleanupSched, LogRetention: *retention}}
 	c.Login = store.LoginLimits{AccountFailures: *loginFailures, ClientAccounts: *loginAccounts, Window: *loginWindow, Lockout: *loginLockout}
 	c.ClientIPHeader = *ipHeader
+	c.MaxNodes, c.MaxInstances = *maxNodes, *maxInstances
+	if c.MaxNodes < 1 || c.MaxInstances < 1 {
+		return nil, fmt.Errorf("--max-nodes and --max-instances must be at least 1")
+	}
 	for _, p := range *proxies {
 		prefix, err := parsePrefix(p)
 		if err != nil {
@@ -214,6 +222,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, console io.W
 		Version: version, AllowSignup: cfg.AllowSignup, SessionTTL: cfg.SessionTTL, SigningKey: deriveKey(key, "session-signing"),
 		OIDC:       server.OIDCConfig{Issuers: cfg.OIDCIssuers, Audience: cfg.OIDCAudience, GroupsClaim: cfg.OIDCGroups, AdminGroup: cfg.OIDCAdminGroup},
 		StallAfter: cfg.StallAfter, Login: cfg.Login, ClientIPHeader: cfg.ClientIPHeader, TrustedProxies: cfg.TrustedProxies,
+		MaxNodes: cfg.MaxNodes, MaxInstances: cfg.MaxInstances,
 	}, server.Deps{Store: st, Log: log, Toolchain: tc, Engine: engineAdapter{engine}, Resolver: resolver, Metrics: metrics})
 	if err != nil {
 		return err
