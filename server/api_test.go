@@ -188,7 +188,11 @@ func TestUsersDay(t *testing.T) {
 	if attrs["flavor"] != "medium" || attrs["public_address"] == nil || attrs["simulated"] != true {
 		t.Fatalf("attributes: %v", attrs)
 	}
-	outputs := app.expect(200, "GET", "/api/v1/deployments/"+id+"/outputs", token, nil).JSON(t)["outputs"].(map[string]any)
+	live := app.expect(200, "GET", "/api/v1/deployments/"+id+"/outputs", token, nil).JSON(t)
+	if live["history"] != false {
+		t.Fatalf("outputs of a live deployment: %v", live)
+	}
+	outputs := live["outputs"].(map[string]any)
 	if outputs["public_ip"] != attrs["public_address"] {
 		t.Fatalf("outputs: %v", outputs)
 	}
@@ -260,6 +264,11 @@ func TestUsersDay(t *testing.T) {
 	}
 	logs := app.expect(200, "GET", "/api/v1/deployments/"+id+"/logs?size=1000", token, nil)
 	mustContain(t, logs.Body, "Destruction complete", "delete run")
+	// The last outputs stay, marked as history.
+	past := app.expect(200, "GET", "/api/v1/deployments/"+id+"/outputs", token, nil).JSON(t)
+	if past["history"] != true || !strings.Contains(past["note"].(string), "deleted") || past["outputs"].(map[string]any)["public_ip"] == nil {
+		t.Fatalf("outputs of a deleted deployment: %v", past)
+	}
 	if strings.Contains(logs.Body, "PRIVATE KEY") || strings.Contains(logs.Body, `\"lineage\"`) {
 		t.Fatal("the log holds state or key material")
 	}

@@ -623,5 +623,12 @@ func (s *Server) getOutputs(c *fiber.Ctx) error {
 	if len(outputs) == 0 {
 		outputs = json.RawMessage("{}")
 	}
-	return c.JSON(fiber.Map{"outputs": outputs})
+	// A deleted deployment keeps its last outputs as history: its addresses and
+	// URLs point at infrastructure that no longer exists.
+	out := fiber.Map{"outputs": outputs, "history": d.DeletedAt != nil}
+	if d.DeletedAt != nil {
+		out["note"] = "the deployment was deleted at " + d.DeletedAt.UTC().Format(time.RFC3339) +
+			": these are its last outputs, kept as history; nothing they name exists any more"
+	}
+	return c.JSON(out)
 }

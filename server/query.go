@@ -145,9 +145,9 @@ func newList[T any](c *fiber.Ctx, items []T, p store.Page, total store.Total) Li
 	return List[T]{Items: items, Page: PageInfo{Number: p.Number, Size: p.Size, TotalItems: total.Items, TotalPages: pages}, Links: l}
 }
 
-// singlePage wraps a short, complete list (a user's keys) in the list shape.
+// singlePage wraps a short, complete list (a user's keys, a deployment's
+// resources: each bounded well under MaxPageSize) in the list shape: one page of
+// the largest page size, so page.size is a page size like everywhere else.
 func singlePage[T any](c *fiber.Ctx, items []T) List[T] {
-	n := len(items)
-	size := max(n, 1)
-	return newList(c, items, store.Page{Number: 1, Size: size}, store.Total{Items: n, Pages: 1})
+	return newList(c, items, store.Page{Number: 1, Size: store.MaxPageSize}, store.Total{Items: len(items), Pages: 1})
 }

@@ -370,6 +370,11 @@ func TestSSHKeys(t *testing.T) {
 	if n := len(list["items"].([]any)); n != 1 {
 		t.Fatalf("want 1 key, got %d", n)
 	}
+	// A complete list is one page of the largest size: page.size is a page size,
+	// not the number of items.
+	if pg := list["page"].(map[string]any); pg["size"] != 1000.0 || pg["total_items"] != 1.0 || pg["total_pages"] != 1.0 {
+		t.Fatalf("page of a complete list: %v", pg)
+	}
 	// Another user cannot delete it; the owner can.
 	_, other := app.signup("jack")
 	app.expect(404, "DELETE", "/api/v1/users/me/ssh-keys/"+k["id"].(string), other, nil)

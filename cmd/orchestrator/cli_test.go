@@ -46,6 +46,11 @@ func (c *cli) ok(args ...string) string {
 	return out
 }
 
+var (
+	nanos     = regexp.MustCompile(`\d\d:\d\d:\d\d\.\d`)
+	secondsRE = regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d`)
+)
+
 var uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 
 // TestQuickstartWithTheCLI walks the README's quickstart with the CLI binary
@@ -107,6 +112,16 @@ func TestQuickstartWithTheCLI(t *testing.T) {
 	id := uuidRE.FindString(out)
 	if out := c.ok("deployments", "list"); !strings.Contains(out, id) || !strings.Contains(out, "CREATE_COMPLETE") {
 		t.Fatalf("deployments list:\n%s", out)
+	} else if nanos.MatchString(out) || !secondsRE.MatchString(out) {
+		t.Fatalf("deployments list shows timestamps to the second:\n%s", out)
+	}
+	// Owners by username.
+	svc.api("POST", "/api/v1/users", "", map[string]string{"username": "bob", "password": "password-bob"}, 201)
+	if out := c.ok("deployments", "owners", id, "add", "bob"); !strings.Contains(out, "bob") {
+		t.Fatalf("owners add by username:\n%s", out)
+	}
+	if out := c.ok("deployments", "owners", id, "rm", "bob"); strings.Contains(out, "bob") {
+		t.Fatalf("owners rm by username:\n%s", out)
 	}
 	var list struct{ Items []map[string]any }
 	if err := json.Unmarshal([]byte(c.ok("deployments", "list", "-o", "json")), &list); err != nil || len(list.Items) != 1 {
@@ -157,5 +172,32 @@ func TestQuickstartWithTheCLI(t *testing.T) {
 	}
 	if out := c.ok("logs", id); !strings.Contains(out, "Destruction complete") {
 		t.Fatalf("logs after delete:\n%s", out)
+	}
+	if out := c.ok("outputs", id); !strings.Contains(out, "HISTORY") {
+		t.Fatalf("outputs after delete are not marked as history:\n%s", out)
+	}
+}
+
+// `serve --help` names each flag's argument by its type, and a generated
+// password never starts with a character a shell or a flag parser reads as an
+// option.
+func TestServeHelpAndGeneratedPasswords(t *testing.T) {
+	out, err := exec.Command(binary(t), "serve", "--help").CombinedOutput()
+	if err != nil {
+		t.Fatalf("serve --help: %v\n%s", err, out)
+	}
+	for _, want := range []string{"-tools-dir string", "-max-nodes int", "-login-max-failures int", "-client-ip-header string"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("serve --help lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "-tools-dir make") {
+		t.Fatalf("serve --help reads backquotes as an argument name:\n%s", out)
+	}
+	for i := 0; i < 2000; i++ {
+		p, err := newPassword(24)
+		if err != nil || len(p) != 24 || !regexp.MustCompile(`^[A-Za-z0-9]+$`).MatchString(p) {
+			t.Fatalf("password %q, %v", p, err)
+		}
 	}
 }

@@ -276,7 +276,7 @@ func cmdDeployments(c *client, args []string) error {
 		c.print(raw, func() {
 			w := newTable(c.stdout, "ID", "STATUS", "PROGRESS", "TARGET", "CREATED", "DESCRIPTION")
 			for _, d := range list.Items {
-				w.row(d.ID, d.Status, fmt.Sprintf("%d/%d", d.Progress.Done, d.Progress.Planned), d.Target, d.CreatedAt, firstLineOf(d.Description, 40))
+				w.row(d.ID, d.Status, fmt.Sprintf("%d/%d", d.Progress.Done, d.Progress.Planned), d.Target, shortTime(d.CreatedAt), firstLineOf(d.Description, 40))
 			}
 			w.flush()
 		})
@@ -297,7 +297,7 @@ func cmdDeployments(c *client, args []string) error {
 			}
 			inputs, _ := json.Marshal(d.Inputs)
 			fmt.Fprintf(c.stdout, "progress:    %d/%d\ntarget:      %s\ndescription: %s\ninputs:      %s\nowners:      %s\ncreated:     %s\n",
-				d.Progress.Done, d.Progress.Planned, d.Target, d.Description, inputs, strings.Join(d.Owners, ", "), d.CreatedAt)
+				d.Progress.Done, d.Progress.Planned, d.Target, d.Description, inputs, strings.Join(d.Owners, ", "), shortTime(d.CreatedAt))
 		})
 	case "update":
 		id, err := one()
@@ -678,12 +678,19 @@ func cmdOutputs(c *client, args []string) error {
 	if len(args) != 1 {
 		return usageErr("usage: orchestrator outputs DEPLOYMENT_ID")
 	}
-	var out struct{ Outputs map[string]any }
+	var out struct {
+		Outputs map[string]any
+		History bool
+		Note    string
+	}
 	raw, err := c.call("GET", "/api/v1/deployments/"+url.PathEscape(args[0])+"/outputs", nil, &out)
 	if err != nil {
 		return err
 	}
 	c.print(raw, func() {
+		if out.History {
+			fmt.Fprintf(c.stdout, "HISTORY: %s\n\n", out.Note)
+		}
 		w := newTable(c.stdout, "NAME", "VALUE")
 		for _, k := range slices.Sorted(maps.Keys(out.Outputs)) {
 			v, _ := json.Marshal(out.Outputs[k])
@@ -705,4 +712,14 @@ func cmdState(c *client, args []string) error {
 	c.json = true // the terraform show view is JSON
 	c.print(raw, nil)
 	return nil
+}
+
+// shortTime shows an API timestamp to the second, in local time: tables have no
+// room (and readers no use) for nanoseconds. -o json keeps the API's form.
+func shortTime(s string) string {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return s
+	}
+	return t.Local().Format("2006-01-02 15:04:05")
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -379,11 +378,10 @@ func bootstrapAdmin(ctx context.Context, st *store.Store, cfg *serveConfig, cons
 	}
 	password, generated := cfg.AdminPassword, false
 	if password == "" {
-		b := make([]byte, 18)
-		if _, err := rand.Read(b); err != nil {
+		if password, err = newPassword(24); err != nil {
 			return fmt.Errorf("generate admin password: %w", err)
 		}
-		password, generated = base64.RawURLEncoding.EncodeToString(b), true
+		generated = true
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
 	if err != nil {
@@ -413,4 +411,24 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, err
 	}
 	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+// newPassword returns n random letters and digits (about 5.95 bits each): safe
+// to paste after -p or --password=, unlike base64 which can start with '-'.
+func newPassword(n int) (string, error) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	out := make([]byte, 0, n)
+	buf := make([]byte, 64)
+	for len(out) < n {
+		if _, err := rand.Read(buf); err != nil {
+			return "", err
+		}
+		for _, b := range buf {
+			// 248 = 4*62: rejecting the rest keeps every character equally likely.
+			if b < 248 && len(out) < n {
+				out = append(out, alphabet[int(b)%len(alphabet)])
+			}
+		}
+	}
+	return string(out), nil
 }
