@@ -103,7 +103,9 @@ func (h *harness) submit(template string, inputs map[string]any) *store.Deployme
 // wait polls until the deployment reaches a settled status (no active run).
 func (h *harness) wait(id string, want store.Status) *store.Deployment {
 	h.t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
+	// A guard against a hang, not a timing assertion: a loaded 2-core machine
+	// runs 20 deployments in well under this.
+	deadline := time.Now().Add(10 * time.Minute)
 	for time.Now().Before(deadline) {
 		d, err := h.store.Deployments.Get(context.Background(), id)
 		if err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"io/fs"
 	"path/filepath"
 	"testing"
 	"time"
@@ -41,6 +42,10 @@ func newDeployment(t *testing.T, s *Store, owner string) (*Deployment, *Run) {
 }
 
 func TestOpen_MigratesOnceAndReopens(t *testing.T) {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("embedded migrations: %v %v", files, err)
+	}
 	path := filepath.Join(t.TempDir(), "s.db")
 	for i := 0; i < 2; i++ {
 		s, err := Open(context.Background(), path)
@@ -52,8 +57,8 @@ func TestOpen_MigratesOnceAndReopens(t *testing.T) {
 		s.db.QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&n)
 		var mode string
 		s.db.QueryRow("PRAGMA journal_mode").Scan(&mode)
-		if fk != 1 || n != 1 || mode != "wal" {
-			t.Fatalf("foreign_keys=%d migrations=%d journal=%s", fk, n, mode)
+		if fk != 1 || n != len(files) || mode != "wal" {
+			t.Fatalf("foreign_keys=%d migrations=%d (want %d) journal=%s", fk, n, len(files), mode)
 		}
 		s.Close()
 	}
