@@ -120,6 +120,25 @@ export async function deploymentPage(ctx) {
   ctx.onLeave(() => { clearTimeout(timer); if (view && view.stop) view.stop(); });
   const pollSoon = () => { clearTimeout(timer); timer = setTimeout(poll, 300); };
 
+  // watchRun follows a day-2 action's run (the deployment's status does not
+  // change for those) and refreshes the view as its resources move.
+  const watchRun = async (run) => {
+    for (let r = run; !ctx.signal.aborted;) {
+      await new Promise((res) => setTimeout(res, 1000));
+      try {
+        r = await api('GET', `/runs/${r.id}`, undefined, { signal: ctx.signal });
+      } catch { return; }
+      if (view && view.onChange) view.onChange(false);
+      if (r.status === 'succeeded' || r.status === 'failed' || r.status === 'cancelled') {
+        const what = r.params && r.params.action ? `${r.params.action} of ${r.params.node}` : r.kind;
+        if (r.status === 'succeeded') toast(`${what} done.`);
+        else toast(`${what} ${r.status}: ${r.error || 'no reason given'}`, 'error');
+        pollSoon();
+        return;
+      }
+    }
+  };
+
   // --- actions ---
   async function softDelete() {
     const ok = await confirmDialog({ title: 'Delete this deployment?', danger: true, confirm: 'Delete',
@@ -217,12 +236,13 @@ export async function deploymentPage(ctx) {
       disabled: off || (a === 'start' && r.state === 'STARTED') || (a === 'stop' && r.state === 'STOPPED') || (a === 'reboot' && r.state === 'STOPPED'),
       'aria-label': `${a} ${r.node}[${r.instance}]`,
       onclick: async (e) => {
-        setBusy(e.currentTarget, true);
+        const btn = e.currentTarget;
+        setBusy(btn, true);
         try {
-          await api('POST', `/deployments/${id}/resources/${r.id}/actions`, { action: a });
-          toast(`${a} of ${r.node} queued.`);
-          pollSoon();
-        } catch (err) { toast(err.message, 'error'); setBusy(e.currentTarget, false); }
+          const run = await api('POST', `/deployments/${id}/resources/${r.id}/actions`, { action: a });
+          toast(`${a} of ${r.node}[${r.instance}] queued.`);
+          watchRun(run);
+        } catch (err) { toast(err.message, 'error'); setBusy(btn, false); }
       },
     }, a[0].toUpperCase() + a.slice(1)));
     if (TRANSITIONAL.includes(r.state) && !busy(d)) {
