@@ -66,20 +66,37 @@ func (l *lockedBuffer) String() string {
 
 const adminPassword = "admin-secret-pw"
 
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// binary is ORCHESTRATOR_BIN (make test passes bin/orchestrator), or one built
+// once for this test binary.
 func binary(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("ORCHESTRATOR_BIN"); p != "" {
 		return p
 	}
-	bin := filepath.Join(t.TempDir(), "orchestrator")
-	out, err := exec.Command("go", "build", "-o", bin, "orchestrator/cmd/orchestrator").CombinedOutput()
-	if err != nil {
-		t.Fatalf("build the service: %v\n%s", err, out)
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "orchestrator-ui-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "orchestrator")
+		if out, err := exec.Command("go", "build", "-o", builtBin, "orchestrator/cmd/orchestrator").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build the service: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	return bin
+	return builtBin
 }
 
-func startService(t *testing.T) *service {
+func startService(t *testing.T, extra ...string) *service {
 	t.Helper()
 	tc := tftest.Find(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -90,8 +107,9 @@ func startService(t *testing.T) *service {
 	ln.Close()
 	dataDir := t.TempDir()
 	s := &service{url: "http://" + addr, out: &lockedBuffer{}}
-	cmd := exec.Command(binary(t), "serve", "--listen", addr, "--data-dir", dataDir, "--terraform-path", tc.Terraform,
-		"--providers-dir", tc.ProvidersDir, "--admin-password", adminPassword, "--workers", "2")
+	args := append([]string{"serve", "--listen", addr, "--data-dir", dataDir, "--terraform-path", tc.Terraform,
+		"--providers-dir", tc.ProvidersDir, "--admin-password", adminPassword, "--workers", "2"}, extra...)
+	cmd := exec.Command(binary(t), args...)
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dataDir}
 	if err := cmd.Start(); err != nil {
@@ -250,10 +268,22 @@ func (b *browser) wait(what, js string, timeout time.Duration) {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, timeout+5*time.Second)
 	defer cancel()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool]("!!("+js+")", chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(timeout))); err != nil {
-		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('main') ? document.querySelector('main').innerText.slice(0, 3000) : ''`))
-		b.t.Fatalf("waiting for %s: %v\npage %s shows:\n%s", what, err, b.location(), text)
+	deadline := time.Now().Add(timeout)
+	var err error
+	for time.Now().Before(deadline) {
+		// Short polls, so that a navigation (sign-in through the identity
+		// provider, a visit), which replaces the page's JavaScript context under
+		// a poll, costs a moment and not the whole timeout.
+		chunk := min(2*time.Second, time.Until(deadline))
+		if _, err = chromedp.Run(ctx, chromedp.Poll[bool]("!!("+js+")", chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(chunk))); err == nil {
+			return
+		}
+		if ctx.Err() != nil {
+			break
+		}
 	}
+	text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('main') ? document.querySelector('main').innerText.slice(0, 3000) : ''`))
+	b.t.Fatalf("waiting for %s: %v\npage %s shows:\n%s", what, err, b.location(), text)
 }
 
 // waitText waits until an element matching sel contains text.

@@ -13,6 +13,7 @@ const badTemplate = "tosca_definitions_version: tosca_simple_yaml_1_3\ntopology_
 // another user kept out, and an admin's day. Every page is saved as a
 // screenshot at 1280 and 390 pixels wide in bench/results/screenshots.
 func TestDashboard(t *testing.T) {
+	t.Parallel()
 	svc := startService(t)
 	b := newBrowser(t, svc.url)
 	defer b.checkConsole()

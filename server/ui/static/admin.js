@@ -1,6 +1,6 @@
 // Admin pages: users, templates (with a YAML editor that shows errors at their
 // line), targets (credentials are write-only) and log purge.
-import { h, clear, field, formErrors, showFieldErrors, setBusy, emptyState, confirmDialog, toast, timeEl } from './dom.js';
+import { h, clear, field, formErrors, showFieldErrors, setBusy, emptyState, confirmDialog, toast, timeEl , cell } from './dom.js';
 import { api, ApiError } from './api.js';
 import { yamlEditor } from './editor.js';
 
@@ -26,11 +26,11 @@ export async function usersPage(ctx) {
     clear(box, res.items.length === 0 ? emptyState('No users.') : h('div', { class: 'table-wrap' }, h('table', { class: 'table users' },
       h('thead', null, h('tr', null, ['User', 'E-mail', 'Role', 'Registered', ''].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', null, res.items.map((u) => h('tr', { 'data-user': u.username },
-        h('td', { 'data-label': 'User' }, h('strong', null, u.username), u.name ? h('div', { class: 'muted small' }, u.name) : null),
-        h('td', { 'data-label': 'E-mail' }, u.email || '—'),
-        h('td', { 'data-label': 'Role' }, u.is_admin ? h('span', { class: 'chip' }, 'admin') : 'user'),
-        h('td', { 'data-label': 'Registered' }, timeEl(u.created_at)),
-        h('td', { 'data-label': 'Actions' }, u.id === ctx.me.id ? h('span', { class: 'muted small' }, 'you') : h('button', {
+        cell('User', h('strong', null, u.username), u.name ? h('div', { class: 'muted small' }, u.name) : null),
+        cell('E-mail', u.email || '—'),
+        cell('Role', u.is_admin ? h('span', { class: 'chip' }, 'admin') : 'user'),
+        cell('Registered', timeEl(u.created_at)),
+        cell('Actions', u.id === ctx.me.id ? h('span', { class: 'muted small' }, 'you') : h('button', {
           type: 'button', class: 'btn btn-small btn-danger-outline', 'aria-label': `Delete user ${u.username}`, onclick: () => removeUser(u),
         }, 'Delete'))))))));
     clear(pager,
@@ -63,11 +63,11 @@ export async function templatesPage(ctx) {
     : h('div', { class: 'table-wrap' }, h('table', { class: 'table templates' },
       h('thead', null, h('tr', null, ['Template', 'Version', 'Inputs', 'Updated', ''].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', null, res.items.map((t) => h('tr', { 'data-template': t.name },
-        h('td', { 'data-label': 'Template' }, h('a', { href: `/admin/templates/${t.id}` }, t.name), h('div', { class: 'muted small clamp' }, t.description)),
-        h('td', { 'data-label': 'Version' }, t.version),
-        h('td', { 'data-label': 'Inputs' }, String((t.inputs || []).length)),
-        h('td', { 'data-label': 'Updated' }, timeEl(t.updated_at)),
-        h('td', { 'data-label': 'Actions', class: 'cell-actions' },
+        cell('Template', h('a', { href: `/admin/templates/${t.id}` }, t.name), h('div', { class: 'muted small clamp' }, t.description)),
+        cell('Version', t.version),
+        cell('Inputs', String((t.inputs || []).length)),
+        cell('Updated', timeEl(t.updated_at)),
+        cell({ label: 'Actions', class: 'cell-actions' },
           h('a', { href: `/admin/templates/${t.id}`, class: 'btn btn-small' }, 'Edit'),
           h('button', { type: 'button', class: 'btn btn-small btn-danger-outline', 'aria-label': `Delete template ${t.name}`, onclick: async () => {
             if (!(await confirmDialog({ title: `Delete ${t.name} ${t.version}?`, body: 'It leaves the catalog. Deployments made from it keep their own copy.', confirm: 'Delete', danger: true }))) return;
@@ -162,11 +162,11 @@ export async function targetsPage(ctx) {
     : h('div', { class: 'table-wrap' }, h('table', { class: 'table targets' },
       h('thead', null, h('tr', null, ['Target', 'Kind', 'Credentials', 'Updated', ''].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', null, res.items.map((t) => h('tr', { 'data-target': t.name },
-        h('td', { 'data-label': 'Target' }, h('a', { href: `/admin/targets/${t.name}` }, t.name), t.description ? h('div', { class: 'muted small' }, t.description) : null),
-        h('td', { 'data-label': 'Kind' }, t.kind, t.simulated ? h('span', { class: 'chip' }, 'simulated') : null),
-        h('td', { 'data-label': 'Credentials' }, t.has_credentials ? 'set' : 'none'),
-        h('td', { 'data-label': 'Updated' }, timeEl(t.updated_at)),
-        h('td', { 'data-label': 'Actions', class: 'cell-actions' },
+        cell('Target', h('a', { href: `/admin/targets/${t.name}` }, t.name), t.description ? h('div', { class: 'muted small' }, t.description) : null),
+        cell('Kind', t.kind, t.simulated ? h('span', { class: 'chip' }, 'simulated') : null),
+        cell('Credentials', t.has_credentials ? 'set' : 'none'),
+        cell('Updated', timeEl(t.updated_at)),
+        cell({ label: 'Actions', class: 'cell-actions' },
           h('a', { href: `/admin/targets/${t.name}`, class: 'btn btn-small' }, 'Edit'),
           h('button', { type: 'button', class: 'btn btn-small btn-danger-outline', 'aria-label': `Delete target ${t.name}`, onclick: async () => {
             if (!(await confirmDialog({ title: `Delete target ${t.name}?`, body: 'Only a target no deployment uses can be deleted.', confirm: 'Delete', danger: true }))) return;

@@ -1,7 +1,7 @@
 // One deployment: status and progress live, resources with their actions,
 // outputs, logs, runs, the template, the generated Terraform, the state, the
 // update form with a plan preview, owners (admins) and deletion.
-import { h, clear, badge, timeEl, emptyState, copyButton, confirmDialog, toast, numbered, pre, spinner, field, formErrors, showFieldErrors, setBusy, errorPanel } from './dom.js';
+import { h, clear, badge, timeEl, emptyState, copyButton, confirmDialog, toast, numbered, pre, spinner, field, formErrors, showFieldErrors, setBusy, errorPanel , cell } from './dom.js';
 import { api, allPages, ApiError } from './api.js';
 import { progressBar } from './deployments.js';
 import { logViewer } from './logs.js';
@@ -73,14 +73,15 @@ export async function deploymentPage(ctx) {
 
   // --- the header: status, progress, reason, facts, actions ---
   function renderHead() {
+    const fact = (name, value) => h('div', null, h('dt', null, name), h('dd', null, value));
     const facts = h('dl', { class: 'facts' },
-      h('dt', null, 'Status'), h('dd', { class: 'status-cell' }, badge(d.status, 'badge-large')),
-      h('dt', null, 'Target'), h('dd', null, d.target),
-      h('dt', null, 'Template'), h('dd', null, d.template_id ? h('a', { href: `/catalog/${d.template_id}` }, 'catalog template') : 'own template'),
-      h('dt', null, 'Created'), h('dd', null, timeEl(d.created_at)),
-      h('dt', null, 'Updated'), h('dd', null, timeEl(d.updated_at)),
-      d.deleted_at ? [h('dt', null, 'Deleted'), h('dd', null, timeEl(d.deleted_at))] : null,
-      h('dt', null, 'Id'), h('dd', { class: 'mono small' }, d.id));
+      h('div', { class: 'status-cell' }, h('dt', null, 'Status'), h('dd', null, badge(d.status, 'badge-large'))),
+      fact('Target', d.target),
+      fact('Template', d.template_id ? h('a', { href: `/catalog/${d.template_id}` }, 'catalog template') : 'own template'),
+      fact('Created', timeEl(d.created_at)),
+      fact('Updated', timeEl(d.updated_at)),
+      d.deleted_at ? fact('Deleted', timeEl(d.deleted_at)) : null,
+      fact('Id', h('span', { class: 'mono small' }, d.id)));
     const actions = h('div', { class: 'actions' },
       !deleted(d) ? h('button', { type: 'button', class: 'btn btn-danger', disabled: busy(d) && d.status === 'DELETE_IN_PROGRESS', onclick: softDelete }, 'Delete') : null,
       busy(d) ? h('button', { type: 'button', class: 'btn', onclick: resetStalled, title: 'For a deployment stuck in progress with no run working on it' }, 'Reset stalled') : null,
@@ -264,11 +265,11 @@ export async function deploymentPage(ctx) {
     return h('div', { class: 'table-wrap' }, h('table', { class: 'table resources' },
       h('thead', null, h('tr', null, ['Resource', 'State', 'Address', 'Details', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', null, items.map((r) => h('tr', { 'data-node': r.node, 'data-resource': r.id },
-        h('td', { 'data-label': 'Resource' }, h('strong', null, `${r.node}[${r.instance}]`), h('div', { class: 'muted small' }, r.tosca_type)),
-        h('td', { 'data-label': 'State' }, badge(r.state)),
-        h('td', { 'data-label': 'Address' }, h('code', null, r.address), r.cloud_id ? h('div', { class: 'muted small mono' }, r.cloud_id) : null),
-        h('td', { 'data-label': 'Details' }, attrs(r.attributes)),
-        h('td', { 'data-label': 'Actions', class: 'cell-actions' }, resourceActions(r)))))));
+        cell('Resource', h('strong', null, `${r.node}[${r.instance}]`), h('div', { class: 'muted small' }, r.tosca_type)),
+        cell('State', badge(r.state)),
+        cell('Address', h('code', null, r.address), r.cloud_id ? h('div', { class: 'muted small mono' }, r.cloud_id) : null),
+        cell('Details', attrs(r.attributes)),
+        cell({ label: 'Actions', class: 'cell-actions' }, resourceActions(r)))))));
   }
 
   function outputsList(outputs) {
@@ -298,13 +299,13 @@ export async function deploymentPage(ctx) {
       clear(box, h('div', { class: 'table-wrap' }, h('table', { class: 'table runs' },
         h('thead', null, h('tr', null, ['Run', 'Status', 'Queued', 'Started', 'Finished', 'Error', ''].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', null, res.items.map((r) => h('tr', { 'data-run': r.id },
-          h('td', { 'data-label': 'Run' }, h('strong', null, r.kind), r.params && r.params.action ? ` ${r.params.action} ${r.params.node || ''}` : '', h('div', { class: 'muted small mono' }, r.id.slice(0, 8))),
-          h('td', { 'data-label': 'Status' }, badge(r.status)),
-          h('td', { 'data-label': 'Queued' }, timeEl(r.created_at)),
-          h('td', { 'data-label': 'Started' }, timeEl(r.started_at)),
-          h('td', { 'data-label': 'Finished' }, timeEl(r.finished_at)),
-          h('td', { 'data-label': 'Error', class: 'run-error' }, r.error || '—'),
-          h('td', { 'data-label': 'Actions' }, r.status === 'queued' || r.status === 'running'
+          cell('Run', h('strong', null, r.kind), r.params && r.params.action ? ` ${r.params.action} ${r.params.node || ''}` : '', h('div', { class: 'muted small mono' }, r.id.slice(0, 8))),
+          cell('Status', badge(r.status)),
+          cell('Queued', timeEl(r.created_at)),
+          cell('Started', timeEl(r.started_at)),
+          cell('Finished', timeEl(r.finished_at)),
+          cell({ label: 'Error', class: 'run-error' }, r.error || '—'),
+          cell('Actions', r.status === 'queued' || r.status === 'running'
             ? h('button', { type: 'button', class: 'btn btn-small btn-danger-outline', onclick: async () => {
               if (!(await confirmDialog({ title: 'Cancel this run?', body: 'Terraform is interrupted; what it did so far stays in the state.', confirm: 'Cancel the run', danger: true }))) return;
               try { await api('POST', `/runs/${r.id}/cancel`); toast('Cancel requested.'); load(); pollSoon(); } catch (err) { toast(err.message, 'error'); }

@@ -1,6 +1,6 @@
 // "My deployments" (admins: all, with an owner filter): a paginated table,
 // newest first, with filters kept in the URL and statuses that update live.
-import { h, clear, badge, timeEl, emptyState, field } from './dom.js';
+import { h, clear, badge, timeEl, emptyState, field , cell } from './dom.js';
 import { api, query, allPages } from './api.js';
 
 const STATUSES = ['CREATE_IN_PROGRESS', 'CREATE_COMPLETE', 'CREATE_FAILED', 'UPDATE_IN_PROGRESS', 'UPDATE_COMPLETE', 'UPDATE_FAILED',
@@ -118,13 +118,13 @@ export async function deploymentsPage(ctx) {
       h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Deployment'), h('th', { scope: 'col' }, 'Status'), h('th', { scope: 'col' }, 'Template'),
         h('th', { scope: 'col' }, 'Target'), h('th', { scope: 'col' }, 'Labels'), admin ? h('th', { scope: 'col' }, 'Owners') : null, h('th', { scope: 'col' }, 'Created'))),
       h('tbody', null, res.items.map((d) => h('tr', { 'data-id': d.id },
-        h('td', { 'data-label': 'Deployment' }, h('a', { href: `/deployments/${d.id}` }, d.description || `Deployment ${d.id.slice(0, 8)}`), h('div', { class: 'muted small mono' }, d.id.slice(0, 8))),
-        h('td', { 'data-label': 'Status' }, badge(d.status), /IN_PROGRESS/.test(d.status) ? progressBar(d.progress) : null),
-        h('td', { 'data-label': 'Template' }, d.template_id ? (templateName[d.template_id] || 'removed from catalog') : 'own template'),
-        h('td', { 'data-label': 'Target' }, d.target),
-        h('td', { 'data-label': 'Labels' }, Object.entries(d.labels || {}).map(([k, v]) => h('span', { class: 'chip' }, v ? `${k}=${v}` : k))),
-        admin ? h('td', { 'data-label': 'Owners' }, (d.owners || []).map((o) => userName[o] || o.slice(0, 8)).join(', ')) : null,
-        h('td', { 'data-label': 'Created' }, timeEl(d.created_at)))))));
+        cell('Deployment', h('a', { href: `/deployments/${d.id}` }, d.description || `Deployment ${d.id.slice(0, 8)}`), h('div', { class: 'muted small mono' }, d.id.slice(0, 8))),
+        cell('Status', badge(d.status), /IN_PROGRESS/.test(d.status) ? progressBar(d.progress) : null),
+        cell('Template', d.template_id ? (templateName[d.template_id] || 'removed from catalog') : 'own template'),
+        cell('Target', d.target),
+        cell('Labels', Object.entries(d.labels || {}).map(([k, v]) => h('span', { class: 'chip' }, v ? `${k}=${v}` : k))),
+        admin ? cell('Owners', (d.owners || []).map((o) => userName[o] || o.slice(0, 8)).join(', ')) : null,
+        cell('Created', timeEl(d.created_at)))))));
     const pg = res.page;
     clear(pager,
       h('button', { type: 'button', class: 'btn btn-small', disabled: pg.number <= 1, onclick: () => { page = pg.number - 1; load(); } }, '← Newer'),

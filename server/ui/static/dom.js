@@ -46,7 +46,7 @@ export function badge(status, extra) {
 }
 
 const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
 
 export function fmtDate(iso) {
   if (!iso) return '—';
@@ -220,4 +220,12 @@ export function numbered(text) {
   const lines = String(text).split('\n');
   return h('pre', { class: 'code numbered', tabindex: '0' },
     lines.map((l, i) => h('span', { class: 'line' }, h('span', { class: 'ln', 'aria-hidden': 'true' }, String(i + 1)), l, '\n')));
+}
+
+// cell is a table cell with its column name, so narrow screens can show rows
+// as labelled cards; empty cells are hidden there.
+export function cell(label, ...children) {
+  const props = typeof label === 'object' ? label : { label };
+  const empty = children.flat(Infinity).every((c) => c === null || c === undefined || c === false || c === '' || c === '—');
+  return h('td', { 'data-label': props.label, class: [props.class, empty ? 'cell-empty' : ''] }, h('div', { class: 'cell' }, children));
 }

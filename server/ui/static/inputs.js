@@ -147,7 +147,8 @@ export function inputFields(inputs, values = {}) {
     el.dataset.type = input.type;
     const rules = constraints.map(describeConstraint);
     const typeText = input.type === 'list' || input.type === 'map' ? `${input.type} as JSON${input.entry_schema ? ` of ${input.entry_schema}` : ''}` : input.type;
-    const help = [input.description, `Type: ${typeText}.`, rules.length ? `Must be ${rules.join('; ')}.` : '',
+    const desc = input.description && !/[.!?]$/.test(input.description.trim()) ? `${input.description.trim()}.` : input.description;
+    const help = [desc, `Type: ${typeText}.`, rules.length ? `Must be ${rules.join('; ')}.` : '',
       input.default !== undefined ? `Default: ${display(input.default)}.` : ''].filter(Boolean).join(' ');
     const f = field({ label: input.name, input: el, required, help });
     f.input = input;
