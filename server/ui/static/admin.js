@@ -1,6 +1,6 @@
 // Admin pages: users, templates (with a YAML editor that shows errors at their
 // line), targets (credentials are write-only) and log purge.
-import { h, clear, field, formErrors, showFieldErrors, setBusy, emptyState, confirmDialog, toast, timeEl , cell } from './dom.js';
+import { h, clear, field, formErrors, showFieldErrors, setBusy, emptyState, confirmDialog, toast, timeEl, cell } from './dom.js';
 import { api, ApiError } from './api.js';
 import { yamlEditor } from './editor.js';
 

@@ -1,7 +1,7 @@
 // One deployment: status and progress live, resources with their actions,
 // outputs, logs, runs, the template, the generated Terraform, the state, the
 // update form with a plan preview, owners (admins) and deletion.
-import { h, clear, badge, timeEl, emptyState, copyButton, confirmDialog, toast, numbered, pre, spinner, field, formErrors, showFieldErrors, setBusy, errorPanel , cell } from './dom.js';
+import { h, clear, badge, timeEl, fmtTime, emptyState, copyButton, confirmDialog, toast, numbered, pre, spinner, field, formErrors, showFieldErrors, setBusy, errorPanel, cell } from './dom.js';
 import { api, allPages, ApiError } from './api.js';
 import { progressBar } from './deployments.js';
 import { logViewer } from './logs.js';
@@ -10,6 +10,14 @@ import { inputFields, readFields, parseLabels, formatLabels } from './inputs.js'
 
 const UPDATABLE = ['CREATE_COMPLETE', 'UPDATE_COMPLETE', 'UPDATE_FAILED'];
 const TRANSITIONAL = ['INITIAL', 'CREATING', 'CONFIGURING', 'STARTING', 'STOPPING', 'DELETING'];
+// duration says how long a run took (or has been running).
+function duration(r) {
+  if (!r.started_at) return '—';
+  const end = r.finished_at ? new Date(r.finished_at) : new Date();
+  const s = Math.max(0, (end - new Date(r.started_at)) / 1000);
+  const text = s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  return r.finished_at ? text : `${text} so far`;
+}
 const busy = (d) => /IN_PROGRESS/.test(d.status);
 const deleted = (d) => d.status === 'DELETE_COMPLETE' || !!d.deleted_at;
 
@@ -297,13 +305,13 @@ export async function deploymentPage(ctx) {
       const res = await api('GET', `/deployments/${id}/runs?size=100`, undefined, { signal: ctx.signal });
       if (!res.items.length) { clear(box, emptyState('No runs yet.')); return; }
       clear(box, h('div', { class: 'table-wrap' }, h('table', { class: 'table runs' },
-        h('thead', null, h('tr', null, ['Run', 'Status', 'Queued', 'Started', 'Finished', 'Error', ''].map((c) => h('th', { scope: 'col' }, c)))),
+        h('thead', null, h('tr', null, ['Run', 'Status', 'Queued', 'Started', 'Took', 'Error', ''].map((c) => h('th', { scope: 'col' }, c)))),
         h('tbody', null, res.items.map((r) => h('tr', { 'data-run': r.id },
           cell('Run', h('strong', null, r.kind), r.params && r.params.action ? ` ${r.params.action} ${r.params.node || ''}` : '', h('div', { class: 'muted small mono' }, r.id.slice(0, 8))),
           cell('Status', badge(r.status)),
           cell('Queued', timeEl(r.created_at)),
-          cell('Started', timeEl(r.started_at)),
-          cell('Finished', timeEl(r.finished_at)),
+          cell('Started', r.started_at ? h('time', { datetime: r.started_at, title: r.started_at }, fmtTime(r.started_at)) : '—'),
+          cell('Took', duration(r)),
           cell({ label: 'Error', class: 'run-error' }, r.error || '—'),
           cell('Actions', r.status === 'queued' || r.status === 'running'
             ? h('button', { type: 'button', class: 'btn btn-small btn-danger-outline', onclick: async () => {

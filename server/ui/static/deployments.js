@@ -1,6 +1,6 @@
 // "My deployments" (admins: all, with an owner filter): a paginated table,
 // newest first, with filters kept in the URL and statuses that update live.
-import { h, clear, badge, timeEl, emptyState, field , cell } from './dom.js';
+import { h, clear, badge, timeEl, emptyState, field, cell } from './dom.js';
 import { api, query, allPages } from './api.js';
 
 const STATUSES = ['CREATE_IN_PROGRESS', 'CREATE_COMPLETE', 'CREATE_FAILED', 'UPDATE_IN_PROGRESS', 'UPDATE_COMPLETE', 'UPDATE_FAILED',
