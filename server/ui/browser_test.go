@@ -143,6 +143,22 @@ func TestDashboard(t *testing.T) {
 		b.shot("deployment-" + tab.name)
 	}
 
+	// An admin watches the list (deleted ones shown) while the scientist deletes:
+	// the status changes there without a reload.
+	admin := b.tab()
+	admin.visit("/deployments?deleted=1")
+	admin.waitText("h1", "Sign in")
+	admin.fill(`input[name=username]`, "admin")
+	admin.fill(`input[name=password]`, adminPassword)
+	admin.click(`button[type=submit]`)
+	admin.waitText("h1", "Deployments")
+	if p := admin.path(); !strings.HasPrefix(p, "/deployments?") || !strings.Contains(p, "deleted=1") {
+		t.Fatalf("sign-in did not return to the page asked for: %s", p)
+	}
+	admin.waitFor(`tr[data-id="` + id + `"] [data-status=UPDATE_COMPLETE]`)
+	admin.waitText(`tr[data-id="`+id+`"]`, "scientist") // the owners column
+	eval[bool](admin, `(window.__sameDocument = true)`)
+
 	// --- deletes, and still reads the logs ---
 	b.click(`#tab-overview`)
 	b.click(`.deployment-head .btn-danger`)
@@ -151,6 +167,18 @@ func TestDashboard(t *testing.T) {
 	b.click(`#tab-logs`)
 	b.waitText(`.log`, "Destruction complete")
 	b.shot("deployment-deleted")
+	admin.wait("the admin's list shows the deletion", `document.querySelector('tr[data-id="`+id+`"] [data-status=DELETE_COMPLETE]')`, time.Minute)
+	if !eval[bool](admin, `window.__sameDocument === true`) {
+		t.Fatal("the list reloaded to show the new status")
+	}
+	admin.shot("deployments-admin")
+	admin.fill(`.filters input[name=owner]`, "bob")
+	admin.waitText(".empty", "No deployment matches these filters")
+	admin.fill(`.filters input[name=owner]`, "scientist")
+	admin.waitFor(`tr[data-id="` + id + `"]`)
+	if !strings.Contains(admin.path(), "owner=scientist") {
+		t.Errorf("the owner filter is not in the URL: %s", admin.path())
+	}
 
 	// My deployments: filters live in the URL.
 	b.click(`.nav a[href="/deployments"]`)
@@ -176,16 +204,9 @@ func TestDashboard(t *testing.T) {
 	bob.shot("not-found")
 
 	// --- an admin adds a template with an error, sees the line, fixes it ---
-	admin := b.tab()
-	admin.visit("/admin/templates")
-	admin.waitText("h1", "Sign in")
-	admin.fill(`input[name=username]`, "admin")
-	admin.fill(`input[name=password]`, adminPassword)
-	admin.click(`button[type=submit]`)
+	admin.click(`.nav a[href="/admin/users"]`)
+	admin.click(`.subnav a[href="/admin/templates"]`)
 	admin.waitText("h1", "Templates")
-	if !strings.HasPrefix(admin.path(), "/admin/templates") {
-		t.Fatalf("sign-in did not return to the page asked for: %s", admin.path())
-	}
 	admin.shot("admin-templates")
 	admin.click(`a[href="/admin/templates/new"]`)
 	admin.waitText("h1", "Add a template")
