@@ -326,6 +326,9 @@ func (b *browser) path() string {
 // shot saves full-page screenshots of the current page at laptop and phone widths.
 func (b *browser) shot(name string) {
 	b.t.Helper()
+	// Toasts sit over the content of a full-page capture: hide them meanwhile.
+	eval[bool](b, `(document.getElementById('toasts').style.visibility = 'hidden') === 'hidden'`)
+	defer eval[bool](b, `(document.getElementById('toasts').style.visibility = '') === ''`)
 	for _, w := range []int64{1280, 390} {
 		opts := []chromedp.EmulateViewportOption{}
 		if w < 600 {
