@@ -296,7 +296,9 @@ export async function deploymentPage(ctx) {
   async function logs() {
     const runsList = await api('GET', `/deployments/${id}/runs?size=100`, undefined, { signal: ctx.signal });
     const v = logViewer(ctx, id, runsList.items);
-    return { el: v.el, load: v.load, stop: v.stop, onChange: () => { if (busy(d)) v.kick(); } };
+    // Any change (a new run, an action's run moving) may have new lines: follow
+    // again; kick does nothing while a stream is open.
+    return { el: v.el, load: v.load, stop: v.stop, onChange: () => v.kick() };
   }
 
   async function runs() {
