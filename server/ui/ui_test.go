@@ -19,7 +19,9 @@ func newApp(t *testing.T, opts Options) (*fiber.App, *Handler) {
 	}
 	app := fiber.New()
 	app.Use(h.Serve)
-	app.Use(func(c *fiber.Ctx) error { return c.Status(404).JSON(fiber.Map{"error": fiber.Map{"code": "not_found"}}) })
+	app.Use(func(c *fiber.Ctx) error {
+		return c.Status(404).JSON(fiber.Map{"error": fiber.Map{"code": "not_found"}})
+	})
 	return app, h
 }
 
@@ -95,7 +97,7 @@ func TestIndexHasNoInlineCode(t *testing.T) {
 		regexp.MustCompile(`\son[a-z]+=`).MatchString(index) {
 		t.Fatalf("index.html has inline code:\n%s", index)
 	}
-	for _, m := range regexp.MustCompile(`(?:src|href)="` + regexp.QuoteMeta(h.AssetBase()) + `/([^"]+)"`).FindAllStringSubmatch(index, -1) {
+	for _, m := range regexp.MustCompile(`(?:src|href)="`+regexp.QuoteMeta(h.AssetBase())+`/([^"]+)"`).FindAllStringSubmatch(index, -1) {
 		if h.assets[m[1]] == nil {
 			t.Errorf("index.html names %s, which is not embedded", m[1])
 		}
