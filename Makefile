@@ -39,7 +39,7 @@ PROVIDERS   := $(P_LOCAL) $(P_RANDOM) $(P_TLS) $(P_OPENSTACK)
 export CHECKPOINT_DISABLE := 1
 export TF_CLI_CONFIG_FILE := $(TFRC)
 
-.PHONY: all build tools chromium run test test-e2e fuzz bench clean distclean
+.PHONY: all build tools chromium run test test-ui test-e2e fuzz bench clean distclean
 
 all: build
 
@@ -118,6 +118,11 @@ run: build tools
 test: build tools chromium
 	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -count=1 -timeout 14m ./...
 	$(MAKE) fuzz
+
+# Only the dashboard's browser tests (also part of `make test`); screenshots of
+# every page land in bench/results/screenshots/.
+test-ui: build tools chromium
+	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -count=1 -timeout 10m -v -run '^TestDashboard' ./server/ui/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 0s ./tosca2tf/
