@@ -39,14 +39,16 @@ PROVIDERS   := $(P_LOCAL) $(P_RANDOM) $(P_TLS) $(P_OPENSTACK)
 export CHECKPOINT_DISABLE := 1
 export TF_CLI_CONFIG_FILE := $(TFRC)
 
-.PHONY: all build tools run test test-future test-e2e fuzz bench clean distclean
+.PHONY: all build tools chromium run test test-future test-ui test-e2e fuzz bench clean distclean
 
 all: build
 
 build: $(BIN)/orchestrator
 
-# The binary depends on every Go and embedded file; go's own cache makes a no-op rebuild cheap.
-$(BIN)/orchestrator: $(shell find . -path ./.tools -prune -o -path ./data -prune -o \( -name '*.go' -o -name '*.tf' -o -name '*.yaml' -o -name '*.sql' -o -name 'go.mod' -o -name 'go.sum' \) -print)
+# The binary depends on every Go and embedded file (the dashboard's too); go's own
+# cache makes a no-op rebuild cheap. The dashboard has no build step: its files are
+# embedded as they are.
+$(BIN)/orchestrator: $(shell find . -path ./.tools -prune -o -path ./data -prune -o \( -name '*.go' -o -name '*.tf' -o -name '*.yaml' -o -name '*.sql' -o -name 'go.mod' -o -name 'go.sum' -o -path './server/ui/static/*' \) -print)
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -o $@ ./cmd/orchestrator
 
@@ -100,26 +102,38 @@ $(TOOLS)/terraform-path: $(BIN)/orchestrator
 	  fi; \
 	  mv $@.tmp $@; echo ">> terraform: $$(cat $@)"
 
+# The dashboard's browser tests drive Debian's Chromium headless; install it when
+# missing (CI starts without it). Without it those tests fail, they never skip.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  echo ">> installing chromium for the dashboard's browser tests (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 run: build tools
 	@mkdir -p $(DATA_DIR)
 	$(BIN)/orchestrator serve --listen $(LISTEN) --data-dir $(DATA_DIR) \
 	  --terraform-path "$$(cat $(TOOLS)/terraform-path)" --providers-dir $(MIRROR)
 
 # All tests that fit the budget (< 15 min on 2 cores), plus a bounded fuzz run.
-test: build tools
+test: build tools chromium
 	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -count=1 -timeout 14m ./...
 	$(MAKE) fuzz
 
 # The same tests with every test clock ten years ahead: no test may depend on
 # the calendar date.
-test-future: build tools
+test-future: build tools chromium
 	ORCHESTRATOR_TEST_EPOCH=2036-11-23T09:00:00Z ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -count=1 -timeout 14m ./...
+
+# Only the dashboard's browser tests (also part of `make test`); screenshots of
+# every page land in bench/results/screenshots/.
+test-ui: build tools chromium
+	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -count=1 -timeout 10m -v -run '^TestDashboard' ./server/ui/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 0s ./tosca2tf/
 
 # The slow suite: every test (end-to-end ones included) under the race detector.
-test-e2e: build tools
+test-e2e: build tools chromium
 	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -race -count=1 -timeout 40m ./...
 
 bench: build tools

@@ -505,6 +505,7 @@ func matrix() map[string]matrixRow {
 		"GET /docs":                {[4]int{200, 200, 200, 200}, static("/docs", nil)},
 		"GET /api/v1/openapi.json": {[4]int{200, 200, 200, 200}, static("/api/v1/openapi.json", nil)},
 		"GET /api/v1/version":      {[4]int{200, 200, 200, 200}, static("/api/v1/version", nil)},
+		"GET /api/v1/auth/config":  {[4]int{200, 200, 200, 200}, static("/api/v1/auth/config", nil)},
 		"POST /api/v1/auth/login":  {[4]int{200, 200, 200, 200}, static("/api/v1/auth/login", map[string]string{"username": "owner", "password": "password-owner"})},
 		"POST /api/v1/users": {[4]int{201, 409, 409, 409}, func(f *fixture, who string) cell {
 			return cell{"/api/v1/users", map[string]string{"username": "new-" + f.fresh(), "password": "long-enough"}}
@@ -561,7 +562,10 @@ func matrix() map[string]matrixRow {
 		"POST /api/v1/deployments": {[4]int{401, 202, 202, 202}, func(f *fixture, _ string) cell {
 			return cell{"/api/v1/deployments", map[string]any{"template": minimalTemplate}}
 		}},
-		"GET /api/v1/deployments":               {[4]int{401, 200, 200, 200}, static("/api/v1/deployments", nil)},
+		"GET /api/v1/deployments": {[4]int{401, 200, 200, 200}, static("/api/v1/deployments", nil)},
+		"POST /api/v1/deployments/plan": {[4]int{401, 200, 200, 200}, func(f *fixture, _ string) cell {
+			return cell{"/api/v1/deployments/plan", map[string]any{"template_id": f.template, "inputs": map[string]any{"num_cpus": 2}}}
+		}},
 		"GET /api/v1/deployments/:id":           {[4]int{401, 200, 404, 200}, dep("", nil)},
 		"PATCH /api/v1/deployments/:id":         {[4]int{401, 200, 404, 200}, dep("", map[string]string{"description": "x"})},
 		"PUT /api/v1/deployments/:id":           {[4]int{401, 202, 404, 202}, freshDep("", map[string]any{"redeploy": false})},

@@ -137,58 +137,12 @@ func (s *Server) checkSize(res *tosca2tf.Result) error {
 // inputs checked before anything runs. The create run is queued in the same
 // transaction; the answer is 202 with the deployment in CREATE_IN_PROGRESS.
 func (s *Server) submit(c *fiber.Ctx) error {
-	var req submitRequest
-	if err := decodeJSON(c, &req); err != nil {
+	d, res, err := s.submission(c)
+	if err != nil {
 		return err
 	}
 	ctx := c.UserContext()
 	p := principalOf(c)
-	d := &store.Deployment{ID: store.NewID(), Description: deref(req.Description), Labels: req.Labels, Owners: []string{p.User.ID}}
-	switch {
-	case req.TemplateID != nil && req.Template != nil:
-		return invalid("template", "send either template_id or template, not both")
-	case req.TemplateID != nil:
-		t, err := s.store.Templates.Get(ctx, *req.TemplateID)
-		if store.IsNotFound(err) {
-			return invalid("template_id", "template %q does not exist", truncate(*req.TemplateID, 80))
-		}
-		if err != nil {
-			return err
-		}
-		d.TemplateID, d.Template = t.ID, t.Content
-	case req.Template != nil:
-		if err := s.parseDeploymentTemplate(ctx, *req.Template); err != nil {
-			return err
-		}
-		d.Template = *req.Template
-	default:
-		return invalid("template_id", "send template_id (a catalog template) or template (TOSCA YAML)")
-	}
-	d.Target = "local"
-	if req.Target != nil {
-		d.Target = *req.Target
-	}
-	if _, err := s.store.Targets.Get(ctx, d.Target); err != nil {
-		if store.IsNotFound(err) {
-			return invalid("target", "target %q does not exist", truncate(d.Target, 80))
-		}
-		return err
-	}
-	if err := checkText("description", d.Description, 1000); err != nil {
-		return err
-	}
-	if err := checkLabels(req.Labels); err != nil {
-		return err
-	}
-	inputs, err := json.Marshal(orEmpty(req.Inputs))
-	if err != nil {
-		return invalid("inputs", "inputs must be a JSON object")
-	}
-	d.Inputs = inputs
-	res, err := s.translateFor(ctx, d)
-	if err != nil {
-		return err
-	}
 	d.Terraform, d.TFVars = string(res.Main), string(res.Vars)
 	run, err := s.store.Deployments.Create(ctx, d, p.User.ID)
 	if err != nil {
@@ -202,6 +156,80 @@ func (s *Server) submit(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderLocation, "/api/v1/deployments/"+d.ID)
 	return c.Status(fiber.StatusAccepted).JSON(deploymentJSON(created))
+}
+
+// previewSubmit plans a submission without creating anything: the same checks
+// as POST /deployments (422 for the same reasons), then a Terraform plan.
+func (s *Server) previewSubmit(c *fiber.Ctx) error {
+	d, _, err := s.submission(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Minute)
+	defer cancel()
+	plan, err := s.engine.Plan(ctx, d, false)
+	if err != nil {
+		return store.Errorf(store.EInvalid, "plan failed: %s", truncate(err.Error(), 2000))
+	}
+	return c.JSON(plan)
+}
+
+// submission reads and checks a submission (template, target, description,
+// labels, inputs) and translates it the way the create run will.
+func (s *Server) submission(c *fiber.Ctx) (*store.Deployment, *tosca2tf.Result, error) {
+	var req submitRequest
+	if err := decodeJSON(c, &req); err != nil {
+		return nil, nil, err
+	}
+	ctx := c.UserContext()
+	p := principalOf(c)
+	d := &store.Deployment{ID: store.NewID(), Description: deref(req.Description), Labels: req.Labels, Owners: []string{p.User.ID}}
+	switch {
+	case req.TemplateID != nil && req.Template != nil:
+		return nil, nil, invalid("template", "send either template_id or template, not both")
+	case req.TemplateID != nil:
+		t, err := s.store.Templates.Get(ctx, *req.TemplateID)
+		if store.IsNotFound(err) {
+			return nil, nil, invalid("template_id", "template %q does not exist", truncate(*req.TemplateID, 80))
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		d.TemplateID, d.Template = t.ID, t.Content
+	case req.Template != nil:
+		if err := s.parseDeploymentTemplate(ctx, *req.Template); err != nil {
+			return nil, nil, err
+		}
+		d.Template = *req.Template
+	default:
+		return nil, nil, invalid("template_id", "send template_id (a catalog template) or template (TOSCA YAML)")
+	}
+	d.Target = "local"
+	if req.Target != nil {
+		d.Target = *req.Target
+	}
+	if _, err := s.store.Targets.Get(ctx, d.Target); err != nil {
+		if store.IsNotFound(err) {
+			return nil, nil, invalid("target", "target %q does not exist", truncate(d.Target, 80))
+		}
+		return nil, nil, err
+	}
+	if err := checkText("description", d.Description, 1000); err != nil {
+		return nil, nil, err
+	}
+	if err := checkLabels(req.Labels); err != nil {
+		return nil, nil, err
+	}
+	inputs, err := json.Marshal(orEmpty(req.Inputs))
+	if err != nil {
+		return nil, nil, invalid("inputs", "inputs must be a JSON object")
+	}
+	d.Inputs = inputs
+	res, err := s.translateFor(ctx, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, res, nil
 }
 
 // logTranslation records that the template was accepted; the run logs the

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"orchestrator/server/ui"
 	"orchestrator/store"
 	"orchestrator/tosca2tf"
 )
@@ -86,6 +87,7 @@ type Server struct {
 	done      chan struct{}
 	oidc      *oidcVerifiers
 	routes    []Route
+	ui        *ui.Handler
 }
 
 // Deps are the parts the server is built from.
@@ -159,6 +161,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	})
 	s.app.Use(s.recoverPanics, s.requestIDs, s.accessLog, s.countRequests, s.limitBody)
 	s.registerRoutes()
+	// The web dashboard answers every other GET (its client routes); unknown
+	// /api/ paths and other methods fall through to the JSON 404.
+	dashboard, err := ui.New(ui.Options{ConnectSources: s.oidc.browserOrigins})
+	if err != nil {
+		return nil, err
+	}
+	s.ui = dashboard
+	s.app.Use(s.ui.Serve)
 	s.app.Use(func(c *fiber.Ctx) error {
 		return store.Errorf(store.ENotFound, "no route %s %s", c.Method(), c.Path())
 	})
@@ -231,6 +241,7 @@ func (s *Server) registerRoutes() {
 	s.handle("GET", "/api/v1/openapi.json", Public, s.getOpenAPI)
 	s.handle("GET", "/docs", Public, s.getDocs)
 
+	s.handle("GET", "/api/v1/auth/config", Public, s.authConfig)
 	s.handle("POST", "/api/v1/auth/login", Public, s.login)
 	s.handle("POST", "/api/v1/users", Public, s.signup)
 	s.handle("GET", "/api/v1/users/me", Member, s.getMe)
@@ -260,6 +271,7 @@ func (s *Server) registerRoutes() {
 	s.handle("DELETE", "/api/v1/targets/:name", Admin, s.deleteTarget)
 
 	s.handle("POST", "/api/v1/deployments", Member, s.submit)
+	s.handle("POST", "/api/v1/deployments/plan", Member, s.previewSubmit)
 	s.handle("GET", "/api/v1/deployments", Member, s.listDeployments)
 	s.handle("GET", "/api/v1/deployments/:id", Member, s.getDeployment)
 	s.handle("PATCH", "/api/v1/deployments/:id", Member, s.patchDeployment)

@@ -43,6 +43,8 @@ type serveConfig struct {
 	OIDCAudience   string
 	OIDCGroups     string
 	OIDCAdminGroup string
+	OIDCClientID   string
+	OIDCScopes     []string
 	TerraformPath  string
 	ToolsDir       string
 	ProvidersDir   string
@@ -82,6 +84,8 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	audience := fs.String("oidc-audience", "", "required audience of OIDC tokens")
 	groups := fs.String("oidc-groups-claim", "groups", "claim holding the user's groups")
 	adminGroup := fs.String("oidc-admin-group", "", "OIDC group whose members are admins")
+	clientID := fs.String("oidc-client-id", "", "public OIDC client the web dashboard signs in with (first issuer; authorization code flow with PKCE)")
+	scopes := fs.List("oidc-scope", "scope the dashboard asks the OIDC provider for (default openid, profile, email)")
 	tfPath := fs.String("terraform-path", "", "Terraform binary (default: hc-install lookup)")
 	toolsDir := fs.String("tools-dir", ".tools", "toolchain directory built by 'make tools'")
 	providersDir := fs.String("providers-dir", "", "provider filesystem mirror (default TOOLS_DIR/providers)")
@@ -113,6 +117,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	}
 	*c = serveConfig{Listen: *listen, DataDir: *dataDir, Database: *database, AdminUser: *adminUser, AdminPassword: *adminPassword,
 		AllowSignup: *allowSignup, OIDCIssuers: *issuers, OIDCAudience: *audience, OIDCGroups: *groups, OIDCAdminGroup: *adminGroup,
+		OIDCClientID: *clientID, OIDCScopes: *scopes,
 		TerraformPath: *tfPath, ToolsDir: *toolsDir, ProvidersDir: *providersDir, Workers: *workers, LogRetention: *retention,
 		StallAfter: *stall, SessionTTL: *session, LogFormat: *logFormat, LoadExamples: *loadExamples, ShutdownGrace: *grace,
 		TypesMap: *typesMap, AllowFetch: *allowFetch, KillGrace: *killGrace, RunTimeout: *runTimeout, ClockOffset: *clockOffset,
@@ -135,6 +140,9 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	}
 	if c.ProvidersDir == "" {
 		c.ProvidersDir = filepath.Join(c.ToolsDir, "providers")
+	}
+	if c.OIDCClientID != "" && len(c.OIDCIssuers) == 0 {
+		return nil, fmt.Errorf("--oidc-client-id needs --oidc-issuer: the dashboard signs in with the first issuer")
 	}
 	if c.Workers < 1 {
 		return nil, fmt.Errorf("--workers must be at least 1")
@@ -219,7 +227,8 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, console io.W
 
 	srv, err := server.New(server.Config{
 		Version: version, AllowSignup: cfg.AllowSignup, SessionTTL: cfg.SessionTTL, SigningKey: deriveKey(key, "session-signing"),
-		OIDC:       server.OIDCConfig{Issuers: cfg.OIDCIssuers, Audience: cfg.OIDCAudience, GroupsClaim: cfg.OIDCGroups, AdminGroup: cfg.OIDCAdminGroup},
+		OIDC: server.OIDCConfig{Issuers: cfg.OIDCIssuers, Audience: cfg.OIDCAudience, GroupsClaim: cfg.OIDCGroups, AdminGroup: cfg.OIDCAdminGroup,
+			ClientID: cfg.OIDCClientID, Scopes: cfg.OIDCScopes},
 		StallAfter: cfg.StallAfter, Login: cfg.Login, ClientIPHeader: cfg.ClientIPHeader, TrustedProxies: cfg.TrustedProxies,
 		MaxNodes: cfg.MaxNodes, MaxInstances: cfg.MaxInstances,
 	}, server.Deps{Store: st, Log: log, Toolchain: tc, Engine: engineAdapter{engine}, Resolver: resolver, Metrics: metrics})
