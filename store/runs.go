@@ -189,6 +189,7 @@ func (q *Runs) Heartbeat(ctx context.Context, id string) (cancel bool, err error
 	if err != nil {
 		return false, fmt.Errorf("heartbeat run %s: %w", id, err)
 	}
+	q.s.changed()
 	return cancel, nil
 }
 
