@@ -117,22 +117,17 @@ func (e *Engine) purge(ctx context.Context, j *store.Job) (*PurgeProgress, error
 		}
 	}
 	report()
-	for _, r := range plan {
-		err := e.store.Logs.DeleteRange(ctx, r, purgeBatch, func(n int64) {
-			mu.Lock()
-			prog.Deleted += n
-			mu.Unlock()
-			if time.Since(last) > time.Second {
-				last = time.Now()
-				report()
-			}
-		})
-		if err != nil {
-			return prog, err
+	err = e.store.Logs.DeleteRanges(ctx, plan, purgeBatch, func(n int64, finished int) {
+		mu.Lock()
+		prog.Deleted += n
+		prog.DoneWith += finished
+		mu.Unlock()
+		if time.Since(last) > time.Second {
+			last = time.Now()
+			report()
 		}
-		prog.DoneWith++
-	}
-	return prog, nil
+	})
+	return prog, err
 }
 
 // purgeBatch is the lines one purge transaction deletes: big enough for speed,
