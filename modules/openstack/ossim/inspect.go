@@ -110,6 +110,8 @@ type ServerInfo struct {
 	Volumes                     []string // attached volume ids
 	Fault                       string
 	Reboots                     int
+	// Actions are the server actions Nova accepted (os-stop, resize, ...), in order.
+	Actions []string
 }
 
 // Servers returns every server, oldest first.
@@ -144,7 +146,7 @@ func (c *Cloud) Server(id string) (ServerInfo, bool) {
 func (c *Cloud) serverInfo(s *server) ServerInfo {
 	info := ServerInfo{ID: s.id, Name: s.name, Status: s.status, TaskState: s.taskState, Flavor: c.flavors[s.flavorID].name,
 		KeyName: s.keyName, AZ: s.az, Metadata: map[string]string{}, Ports: append([]string(nil), s.ports...),
-		SecurityGroups: c.serverSecgroupNames(s), Reboots: s.reboots}
+		SecurityGroups: c.serverSecgroupNames(s), Reboots: s.reboots, Actions: append([]string(nil), s.actions...)}
 	if img := c.images[s.imageID]; img != nil {
 		info.Image = img.name
 	}

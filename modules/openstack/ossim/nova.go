@@ -59,8 +59,10 @@ type server struct {
 	hostID                      string
 	tags                        []string
 	deleting                    bool
-	// Reboots counts completed reboots (soft and hard).
+	// reboots counts completed reboots (soft and hard).
 	reboots int
+	// actions are the server actions Nova accepted, in order.
+	actions []string
 }
 
 type volumeAttachment struct {
@@ -937,6 +939,12 @@ func (c *Cloud) serverAction(x *call, s *server, mv string) {
 		c.conflict(x, s, action)
 		return
 	}
+	// Accepted actions (2xx) are recorded for tests.
+	defer func() {
+		if rec, ok := x.w.(*recorder); ok && rec.status < 300 {
+			s.actions = append(s.actions, action)
+		}
+	}()
 	step := c.opts.ActionTime
 	switch action {
 	case "os-stop":
