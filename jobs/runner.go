@@ -157,6 +157,12 @@ func (e *Engine) conclude(bg context.Context, run *store.Run, d *store.Deploymen
 	result := store.Result{Status: store.RunSucceeded, Outputs: outputs}
 	if runErr != nil {
 		result.Status, result.Error = store.RunFailed, failureReason(runErr, logs)
+		// An interrupted run failed for that reason, not the cloud's.
+		if !errors.Is(runErr, context.Canceled) && !errors.Is(runErr, context.DeadlineExceeded) {
+			if why := e.cloudFaults(bg, res.Target, w, logs); why != "" {
+				result.Error = why + "; " + result.Error
+			}
+		}
 	}
 	return result
 }
