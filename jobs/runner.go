@@ -50,6 +50,8 @@ func (e *Engine) execute(run *store.Run) {
 			result.Status, result.Error = store.RunCancelled, "cancelled: "+result.Error
 		} else if e.stopped.Load() {
 			result.Error = "the service stopped during the run: " + result.Error
+		} else if errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+			result.Error = fmt.Sprintf("the run took longer than its time limit (%s) and was stopped: %s", e.cfg.RunTimeout, result.Error)
 		}
 	}
 	level, verb := store.LevelInfo, "succeeded"
