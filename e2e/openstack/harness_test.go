@@ -17,6 +17,7 @@ import (
 	"orchestrator/jobs/toolchain/tftest"
 	"orchestrator/modules/openstack/ossim"
 	"orchestrator/store"
+	"orchestrator/tosca2tf"
 )
 
 // These tests run the engine with the real terraform-provider-openstack against
@@ -55,6 +56,8 @@ type osOpts struct {
 	images []ossim.Image
 	// catalog entries for images the cloud does not have (strictness tests).
 	catalogOnly []map[string]any
+	// resolver resolves the templates' URL imports (type libraries).
+	resolver *tosca2tf.Resolver
 }
 
 func newOpenStack(t *testing.T, o osOpts) *osEnv {
@@ -77,7 +80,10 @@ func newOpenStack(t *testing.T, o osOpts) *osEnv {
 	}
 	for _, im := range o.images {
 		cloud.AddImage(im)
-		images = append(images, map[string]any{"name": im.Name, "distribution": im.Properties["os_distro"], "version": im.Properties["os_version"]})
+		// Images without an operating system are only used by name.
+		if im.Properties["os_distro"] != "" {
+			images = append(images, map[string]any{"name": im.Name, "distribution": im.Properties["os_distro"], "version": im.Properties["os_version"]})
+		}
 	}
 	images = append(images, o.catalogOnly...)
 	cfg, _ := json.Marshal(map[string]any{
@@ -114,7 +120,7 @@ func newOpenStack(t *testing.T, o osOpts) *osEnv {
 		o.runTimeout = 5 * time.Minute
 	}
 	env.engine = jobs.New(jobs.Config{DataDir: env.dir, Workers: 2, Heartbeat: 200 * time.Millisecond, KillGrace: 5 * time.Second,
-		RunTimeout: o.runTimeout}, st, tc.TC, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+		RunTimeout: o.runTimeout, Resolver: o.resolver}, st, tc.TC, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err := env.engine.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
