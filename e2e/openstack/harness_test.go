@@ -58,6 +58,8 @@ type osOpts struct {
 	catalogOnly []map[string]any
 	// resolver resolves the templates' URL imports (type libraries).
 	resolver *tosca2tf.Resolver
+	// target changes the target's configuration.
+	target func(config map[string]any)
 }
 
 func newOpenStack(t *testing.T, o osOpts) *osEnv {
@@ -86,7 +88,7 @@ func newOpenStack(t *testing.T, o osOpts) *osEnv {
 		}
 	}
 	images = append(images, o.catalogOnly...)
-	cfg, _ := json.Marshal(map[string]any{
+	config := map[string]any{
 		"external_network":    ossim.PublicNetwork,
 		"external_network_id": cloud.NetworkID(ossim.PublicNetwork),
 		"default_network_id":  cloud.NetworkID(ossim.PrivateNetwork),
@@ -97,7 +99,11 @@ func newOpenStack(t *testing.T, o osOpts) *osEnv {
 			{"name": "m1.xlarge", "vcpus": 8, "ram_mb": 16384, "disk_gb": 160},
 		},
 		"images": images,
-	})
+	}
+	if o.target != nil {
+		o.target(config)
+	}
+	cfg, _ := json.Marshal(config)
 	creds := map[string]string{"OS_AUTH_URL": cloud.AuthURL(), "OS_REGION_NAME": cloud.Region()}
 	if o.password {
 		creds["OS_USERNAME"], creds["OS_PASSWORD"], creds["OS_PROJECT_NAME"] = ossim.UserName, ossim.UserPassword, ossim.ProjectName
