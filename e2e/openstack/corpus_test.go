@@ -14,7 +14,10 @@ import (
 
 // Real templates from the shared TOSCA corpus (../shared/tosca-corpus), each
 // created on the openstack target and deleted again: every resource the
-// engine reports is one the cloud holds, and nothing is left afterwards.
+// engine reports is one the cloud holds, and nothing is left afterwards. Ten
+// templates chosen for variety (INDIGO, heat-translator, puccini, the TOSCA
+// spec; networks and ports, volumes, object storage, explicit flavors and
+// images, software on hosts) keep the suite within its time budget.
 
 func corpusDir(t *testing.T) string {
 	if d := os.Getenv("ORCHESTRATOR_TOSCA_CORPUS"); d != "" {
@@ -57,18 +60,14 @@ func TestCorpusTemplatesOnOpenStack(t *testing.T) {
 	}{
 		{"indigo-dc_tosca-types_examples/node_with_instance_type.yaml", nil},
 		{"indigo-dc_tosca-types_examples/web_mysql_tosca.yaml", nil},
-		{"indigo-dc_tosca-types_examples/cellar_webapp_mysql.yaml", nil},
 		{"indigo-dc_tosca-templates/galaxy.yaml", nil},
 		{"openstack_heat-translator/network/tosca_one_server_three_networks.yaml", nil},
 		{"openstack_heat-translator/network/tosca_two_servers_one_network.yaml", map[string]any{"network_name": "corpus-net"}},
 		{"openstack_heat-translator/storage/tosca_blockstorage_with_relationship_template.yaml", map[string]any{"cpus": 1, "storage_location": "/dev/vdc"}},
 		{"openstack_heat-translator/storage/tosca_single_object_store.yaml", map[string]any{"objectstore_name": "corpus-store"}},
 		{"openstack_heat-translator/test_tosca_flavor_and_image.yaml", nil},
-		{"openstack_heat-translator/tosca_web_application.yaml", nil},
 		{"tliron_go-puccini/1.3/policies-and-groups.yaml", nil},
 		{"oasis_tosca-community-contributions/1.3/examples-from-spec/hello-world/hello-world.yaml", nil},
-		{"openstack_tosca-parser/test_endpoint_on_compute.yaml", nil},
-		{"xlab-si_xopera-examples/misc/scaling/service.yaml", nil},
 	}
 	for _, tc := range cases {
 		t.Run(filepath.Base(tc.path), func(t *testing.T) {
