@@ -25,6 +25,9 @@ type Fault struct {
 	// Hang accepts the request and never answers it (until the client gives up
 	// or the cloud closes), like an overloaded endpoint behind a load balancer.
 	Hang bool
+	// Delay holds matching requests this long before answering; with Status 0
+	// the service then answers them normally (a slow endpoint).
+	Delay time.Duration
 }
 
 type faultRule struct {

@@ -622,6 +622,11 @@ func (c *Cloud) createServer(x *call, mv string) {
 		s.novaPorts[p.id] = true
 	}
 	build := c.opts.BuildTime
+	c.later(build/2, func() {
+		if c.servers[s.id] == s && s.status == "BUILD" && s.taskState == "scheduling" {
+			s.taskState = "spawning" // scheduled, networking set up
+		}
+	})
 	c.later(build, func() {
 		if c.servers[s.id] != s || s.deleting || s.status != "BUILD" {
 			return
@@ -821,10 +826,10 @@ func (c *Cloud) serverSecgroupNames(s *server) []string {
 }
 
 // serverAddresses groups the server's fixed and floating addresses by network
-// name; Nova knows them once networking is set up (not while scheduling).
+// name; Nova knows them once the server is scheduled and its networking set up.
 func (c *Cloud) serverAddresses(s *server) map[string]any {
 	out := map[string]any{}
-	if s.status == "BUILD" && s.taskState == "scheduling" && c.opts.BuildTime > 0 && time.Since(s.created) < c.opts.BuildTime/2 {
+	if s.status == "BUILD" && s.taskState == "scheduling" {
 		return out
 	}
 	for _, pid := range s.ports {

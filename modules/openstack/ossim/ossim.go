@@ -283,7 +283,18 @@ func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.opts.Logf("ossim: %s %s -> %d", r.Method, r.URL.RequestURI(), rec.status)
 		}
 	}()
-	if f := c.fault(service, r.Method, rest); f != nil {
+	f := c.fault(service, r.Method, rest)
+	if f != nil && f.Delay > 0 {
+		select {
+		case <-r.Context().Done():
+		case <-c.closed:
+		case <-time.After(f.Delay):
+		}
+		if f.Status == 0 && !f.Hang {
+			f = nil
+		}
+	}
+	if f != nil {
 		if f.Hang {
 			select {
 			case <-r.Context().Done():

@@ -385,6 +385,13 @@ func TestInjectedFaults(t *testing.T) {
 	}
 	c.ClearFaults()
 	cl.must("GET", "/image/v2/images", nil, 200)
+	// A slow endpoint answers normally, late.
+	c.Inject(Fault{Service: "compute", Path: "/flavors", Delay: 200 * time.Millisecond})
+	start = time.Now()
+	cl.must("GET", "/compute/v2.1/flavors", nil, 200)
+	if time.Since(start) < 200*time.Millisecond {
+		t.Fatalf("a delayed call answered after %s", time.Since(start))
+	}
 }
 
 func TestFailedBuildsCarryTheCloudsFaultMessage(t *testing.T) {
