@@ -36,9 +36,10 @@ func (f Fault) String() string {
 
 // Servers returns the faults of the given servers that the cloud reports in
 // ERROR; servers that are fine or gone are left out. env holds the target's
-// OS_* variables.
+// OS_* variables; without OS_AUTH_URL (a clouds.yaml target) there is no one
+// to ask and nothing is returned.
 func Servers(ctx context.Context, env map[string]string, serverIDs []string) ([]Fault, error) {
-	if len(serverIDs) == 0 {
+	if len(serverIDs) == 0 || env["OS_AUTH_URL"] == "" {
 		return nil, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
