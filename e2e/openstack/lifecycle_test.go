@@ -55,7 +55,10 @@ func TestOpenStackExampleLifecycles(t *testing.T) {
 		{example: "vm-with-volume", update: map[string]any{"num_cpus": 4, "volume_size": "30 GB"}, compute: "server", servers: 1,
 			volume: "data", flavorBefore: "m1.medium", flavorAfter: "m1.large", sizeBefore: 10, sizeAfter: 28,
 			// No default_network_id: the server sits on "private" by name, Nova makes its port.
-			opts: osOpts{target: func(cfg map[string]any) { delete(cfg, "default_network_id"); cfg["default_network"] = ossim.PrivateNetwork }},
+			opts: osOpts{target: func(cfg map[string]any) {
+				delete(cfg, "default_network_id")
+				cfg["default_network"] = ossim.PrivateNetwork
+			}},
 			checkCreation: func(e *osEnv, d *store.Deployment, res map[string]*store.Resource) {
 				s, v := e.server(res["server[0]"].CloudID), e.volume(res["data[0]"].CloudID)
 				if !slices.Equal(s.SecurityGroups, []string{d.ID + "-server-0"}) || len(s.Ports) != 1 {
