@@ -50,6 +50,8 @@ func (e *Engine) execute(run *store.Run) {
 			result.Status, result.Error = store.RunCancelled, "cancelled: "+result.Error
 		} else if e.stopped.Load() {
 			result.Error = "the service stopped during the run: " + result.Error
+		} else if errors.Is(runCtx.Err(), context.DeadlineExceeded) {
+			result.Error = fmt.Sprintf("the run took longer than its time limit (%s) and was stopped: %s", e.cfg.RunTimeout, result.Error)
 		}
 	}
 	level, verb := store.LevelInfo, "succeeded"
@@ -157,6 +159,12 @@ func (e *Engine) conclude(bg context.Context, run *store.Run, d *store.Deploymen
 	result := store.Result{Status: store.RunSucceeded, Outputs: outputs}
 	if runErr != nil {
 		result.Status, result.Error = store.RunFailed, failureReason(runErr, logs)
+		// An interrupted run failed for that reason, not the cloud's.
+		if !errors.Is(runErr, context.Canceled) && !errors.Is(runErr, context.DeadlineExceeded) {
+			if why := e.cloudFaults(bg, res.Target, w, logs); why != "" {
+				result.Error = why + "; " + result.Error
+			}
+		}
 	}
 	return result
 }

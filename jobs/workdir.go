@@ -23,6 +23,8 @@ import (
 type workdir struct {
 	dir string
 	tf  *tfexec.Terraform
+	// env is the target's credentials Terraform runs with (never logged).
+	env map[string]string
 }
 
 // initMarker records the configuration init last ran for.
@@ -82,7 +84,7 @@ func (e *Engine) writeConfig(dir string, res *tosca2tf.Result, env map[string]st
 	if err != nil {
 		return nil, err
 	}
-	return &workdir{dir: dir, tf: tf}, nil
+	return &workdir{dir: dir, tf: tf, env: env}, nil
 }
 
 // terraform returns a Terraform for dir with an explicit environment: never the
