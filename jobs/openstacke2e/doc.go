@@ -1,4 +1,4 @@
-// Package openstack holds end-to-end tests of the engine on the openstack
+// Package openstacke2e holds end-to-end tests of the engine on the openstack
 // target: the real terraform-provider-openstack, driven by the engine through
 // our modules, against ossim (modules/openstack/ossim), an in-process
 // simulator of the OpenStack APIs (a test double of a remote cloud). The
@@ -6,4 +6,4 @@
 // simulator's Keystone; nothing in the engine knows the cloud is simulated.
 //
 // The package has no code of its own: only tests.
-package openstack
+package openstacke2e

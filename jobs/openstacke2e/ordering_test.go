@@ -1,4 +1,4 @@
-package openstack
+package openstacke2e
 
 import (
 	"testing"
