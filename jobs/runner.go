@@ -78,7 +78,7 @@ func (e *Engine) heartbeat(ctx context.Context, run *store.Run, interrupt contex
 			case <-done:
 				return
 			case <-t.C:
-				cancel, err := e.store.Runs.Heartbeat(ctx, run.ID)
+				cancel, err := e.store.Runs.Heartbeat(ctx, run.ID, run.Worker)
 				if err != nil && store.ErrorCode(err) != store.EConflict {
 					e.log.Error("heartbeat", "run", run.ID, "error", err.Error())
 				}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"io/fs"
 	"path/filepath"
 	"testing"
 	"time"
@@ -52,7 +53,8 @@ func TestOpen_MigratesOnceAndReopens(t *testing.T) {
 		s.db.QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&n)
 		var mode string
 		s.db.QueryRow("PRAGMA journal_mode").Scan(&mode)
-		if fk != 1 || n != 1 || mode != "wal" {
+		files, _ := fs.Glob(migrations, "migrations/*.sql")
+		if fk != 1 || n != len(files) || len(files) == 0 || mode != "wal" {
 			t.Fatalf("foreign_keys=%d migrations=%d journal=%s", fk, n, mode)
 		}
 		s.Close()
