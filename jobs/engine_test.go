@@ -388,7 +388,8 @@ func TestStalledRunsAndOrphansFailWithInjectedClock(t *testing.T) {
 	if n, err := h.engine.DetectStalled(ctx); err != nil || n != 1 {
 		t.Fatalf("stalled: %d %v", n, err)
 	}
-	got, _ := h.store.Deployments.Get(ctx, d.ID)
+	// The run never started Terraform: taken over, it fails at once.
+	got := h.wait(d.ID, store.CreateFailed)
 	r, _ := h.store.Runs.Get(ctx, run.ID)
 	if got.Status != store.CreateFailed || !strings.Contains(got.StatusReason, "no heartbeat") || r.Status != store.RunFailed {
 		t.Fatalf("after detection: %s %q, run %s", got.Status, got.StatusReason, r.Status)
