@@ -65,7 +65,8 @@ type Engine struct {
 	workers sync.WaitGroup
 	jobs    sync.WaitGroup // every job, claimed or recovered
 	stop    context.CancelFunc
-	stopped bool // under mu: no new job starts
+	stopped bool          // under mu: no new job starts
+	quit    chan struct{} // closed by Stop
 	// locks serializes work on one deployment's workdir (a run, a state view).
 	locks sync.Map // deployment id -> *sync.Mutex
 }
@@ -75,11 +76,12 @@ func New(cfg Config, st *store.Store, tc *toolchain.Toolchain, log *slog.Logger,
 	if cfg.Workers < 1 {
 		cfg.Workers = 4
 	}
-	if cfg.Heartbeat <= 0 {
-		cfg.Heartbeat = 15 * time.Second
-	}
 	if cfg.StallAfter <= 0 {
 		cfg.StallAfter = 10 * time.Minute
+	}
+	if cfg.Heartbeat <= 0 {
+		// Several heartbeats fit in the stall limit, however short it is set.
+		cfg.Heartbeat = min(15*time.Second, cfg.StallAfter/5)
 	}
 	if cfg.KillGrace <= 0 {
 		cfg.KillGrace = 30 * time.Second
@@ -104,7 +106,7 @@ func New(cfg Config, st *store.Store, tc *toolchain.Toolchain, log *slog.Logger,
 		log = slog.Default()
 	}
 	return &Engine{cfg: cfg, store: st, tc: tc, log: log, metrics: m,
-		wake: make(chan struct{}, cfg.Workers), active: map[string]*job{}}
+		wake: make(chan struct{}, cfg.Workers), active: map[string]*job{}, quit: make(chan struct{})}
 }
 
 // Start takes over what a previous process of the service left behind (runs it
@@ -137,6 +139,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 		return nil
 	}
 	e.stopped = true
+	close(e.quit)
 	for _, j := range e.active {
 		j.stop(stopShutdown)
 	}

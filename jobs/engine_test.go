@@ -103,7 +103,12 @@ func (h *harness) submit(template string, inputs map[string]any) *store.Deployme
 // wait polls until the deployment reaches a settled status (no active run).
 func (h *harness) wait(id string, want store.Status) *store.Deployment {
 	h.t.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
+	return h.waitUpTo(id, want, 3*time.Minute)
+}
+
+func (h *harness) waitUpTo(id string, want store.Status, limit time.Duration) *store.Deployment {
+	h.t.Helper()
+	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		d, err := h.store.Deployments.Get(context.Background(), id)
 		if err != nil {
@@ -164,6 +169,7 @@ func (h *harness) updateInputs(id string, inputs map[string]any, kind store.RunK
 }
 
 func TestDeploymentLifecycle(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpt{start: true})
 	ctx := context.Background()
 	d := h.submit(example(t, "cluster"), map[string]any{"node_count": 3})
@@ -279,6 +285,7 @@ func TestDeploymentLifecycle(t *testing.T) {
 }
 
 func TestFailingApplyIsCreateFailedWithTheReason(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpt{start: true})
 	d := h.submit(example(t, "vm-with-volume"), map[string]any{"volume_size": "5000 GB"})
 	d = h.wait(d.ID, store.CreateFailed)
@@ -299,6 +306,7 @@ func TestFailingApplyIsCreateFailedWithTheReason(t *testing.T) {
 }
 
 func TestManyDeploymentsAndPerDeploymentOrder(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpt{start: true, workers: 4})
 	ctx := context.Background()
 	var ds []*store.Deployment
@@ -326,6 +334,7 @@ func TestManyDeploymentsAndPerDeploymentOrder(t *testing.T) {
 }
 
 func TestCancelRunningRun(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpt{start: true, target: map[string]any{"boot_seconds": 30}})
 	ctx := context.Background()
 	d := h.submit(example(t, "single-vm"), nil)
@@ -349,11 +358,14 @@ func TestCancelRunningRun(t *testing.T) {
 	if r.Status != store.RunCancelled || time.Since(start) > 25*time.Second {
 		t.Fatalf("run %s after %s: %s", r.Status, time.Since(start), r.Error)
 	}
+	// Terraform, its providers and its provisioners are gone with their group.
+	h.noProcessesLeft()
 	h.enqueue(d.ID, store.Request{Kind: store.RunDelete})
 	h.wait(d.ID, store.DeleteComplete)
 }
 
 func TestLostWorkdirIsRebuiltFromTheStore(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpt{start: true})
 	d := h.submit(example(t, "single-vm"), nil)
 	h.wait(d.ID, store.CreateComplete)
@@ -372,6 +384,7 @@ func TestLostWorkdirIsRebuiltFromTheStore(t *testing.T) {
 }
 
 func TestStalledRunsAndOrphansFailWithInjectedClock(t *testing.T) {
+	t.Parallel()
 	clk := clocktest.New()
 	h := newHarness(t, harnessOpt{clock: clk.Now}) // no workers: runs are claimed by hand
 	ctx := context.Background()
@@ -400,6 +413,7 @@ func TestStalledRunsAndOrphansFailWithInjectedClock(t *testing.T) {
 }
 
 func TestRetentionPurgesOldLinesWithInjectedClock(t *testing.T) {
+	t.Parallel()
 	clk := clocktest.New()
 	h := newHarness(t, harnessOpt{clock: clk.Now})
 	ctx := context.Background()
@@ -420,6 +434,7 @@ func TestRetentionPurgesOldLinesWithInjectedClock(t *testing.T) {
 }
 
 func TestCleanupRemovesWorkdirsOfHardDeletedDeployments(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpt{start: true})
 	ctx := context.Background()
 	keep := h.submit(example(t, "single-vm"), nil)
@@ -439,6 +454,7 @@ func TestCleanupRemovesWorkdirsOfHardDeletedDeployments(t *testing.T) {
 }
 
 func TestRedactState(t *testing.T) {
+	t.Parallel()
 	doc := map[string]any{"values": map[string]any{
 		"outputs": map[string]any{"pw": map[string]any{"sensitive": true, "value": "hunter2"}},
 		"root_module": map[string]any{"child_modules": []any{map[string]any{"resources": []any{map[string]any{

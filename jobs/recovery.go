@@ -83,7 +83,7 @@ func (e *Engine) leftoverSessions() map[string][]procInfo {
 	procs := processesUnder(e.cfg.DataDir)
 	for _, p := range procs {
 		dep, ok := deploymentOf(work, p.Cwd)
-		if ok && p.PID == p.SID && p.PID == p.PGID && p.Comm == "terraform" {
+		if ok && p.PID == p.SID && p.PID == p.PGID && p.Comm == e.terraformComm() {
 			sessions[dep] = append(sessions[dep], p)
 			leaders[p.PID] = true
 		}
@@ -103,6 +103,15 @@ func (e *Engine) leftoverSessions() map[string][]procInfo {
 	}
 	_ = os.RemoveAll(filepath.Join(e.cfg.DataDir, "scratch"))
 	return sessions
+}
+
+// terraformComm is the command name /proc shows for the Terraform binary.
+func (e *Engine) terraformComm() string {
+	name := filepath.Base(e.tc.Terraform)
+	if len(name) > 15 {
+		name = name[:15] // the kernel keeps 15 bytes of it
+	}
+	return name
 }
 
 // deploymentOf returns the deployment whose workdir holds dir.
@@ -166,9 +175,11 @@ func (e *Engine) resume(j *job) store.Result {
 		j.mu.Unlock()
 		logs.beginStream(p.Offset, p.Step == "refresh")
 		sr = e.follow(j, proc, p)
-		if run.Kind == store.RunAction && sr.ok && p.Step != "refresh" {
-			// The action's last steps never ran: its outputs are stale.
-			sr = stepResult{started: true, err: fmt.Errorf("the action stopped after %s: run it again", p.Step)}
+		var done, total int
+		if _, err := fmt.Sscanf(p.Step, "action %d/%d", &done, &total); err == nil && run.Kind == store.RunAction && sr.ok {
+			// The action goes on after the step its Terraform completed.
+			logs.add(store.LevelInfo, store.SourceOrchestrator, "", fmt.Sprintf("%s of the %s action completed: going on", p.Step, run.Params.Action))
+			return e.actionFrom(j, d, done)
 		}
 	}
 	ctx, cancel := opContext()
@@ -215,6 +226,8 @@ func (e *Engine) collectLeftover(deploymentID string, pid int, identity string) 
 	}
 	select {
 	case <-p.exited:
+	case <-e.quit:
+		return // the next start collects it
 	case <-time.After(wait):
 		e.logLine(context.Background(), deploymentID, "", store.LevelWarn, fmt.Sprintf("the Terraform process (pid %d) did not stop in %s: killed", pid, wait))
 		p.kill()

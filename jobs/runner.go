@@ -108,6 +108,9 @@ func (e *Engine) workRecovered(run *store.Run, recovered string, body func(*job)
 		return
 	}
 	defer e.unregister(j)
+	// The lease is renewed even while the run waits for its deployment's lock.
+	stopBeat := e.heartbeat(j)
+	stopClock := e.deadline(j)
 	unlock := e.lock(run.DeploymentID)
 	defer unlock()
 	e.metrics.TerraformProcesses(1)
@@ -120,8 +123,6 @@ func (e *Engine) workRecovered(run *store.Run, recovered string, body func(*job)
 		}
 		cancel()
 	}
-	stopBeat := e.heartbeat(j)
-	stopClock := e.deadline(j)
 	result := body(j)
 	stopClock()
 	stopBeat()
@@ -207,6 +208,9 @@ func (e *Engine) perform(j *job) store.Result {
 	}
 	res, w, err := e.prepare(j, d)
 	if err != nil {
+		if j.stopReason() != "" {
+			return e.outcome(j, stepResult{err: err}, nil)
+		}
 		return fail(err.Error())
 	}
 	ctx, cancel := opContext()
@@ -499,18 +503,34 @@ func failureReason(err error, logs *logWriter) string {
 // start: neither target has a native reboot through Terraform. A refresh-only
 // apply then recomputes the root outputs a targeted apply leaves stale.
 func (e *Engine) action(j *job, d *store.Deployment) store.Result {
+	return e.actionFrom(j, d, 0)
+}
+
+// actionSteps are the power states an action goes through.
+var actionSteps = map[string][]string{"start": {"started"}, "stop": {"stopped"}, "reboot": {"stopped", "started"}}
+
+// actionFrom runs an action's steps from the first-th on (a run taken over after
+// a crash goes on after the step its Terraform completed), then the refresh.
+func (e *Engine) actionFrom(j *job, d *store.Deployment, first int) store.Result {
 	p := j.run.Params
-	steps := map[string][]string{"start": {"started"}, "stop": {"stopped"}, "reboot": {"stopped", "started"}}[p.Action]
+	steps := actionSteps[p.Action]
 	if steps == nil {
 		return store.Result{Status: store.RunFailed, Error: fmt.Sprintf("unknown action %q", p.Action)}
 	}
 	var res *tosca2tf.Result
 	var w *workdir
-	var sr stepResult
+	sr := stepResult{ok: true, started: first > 0}
 	ctx, cancel := opContext()
 	prev, _ := e.store.Resources.List(ctx, d.ID)
 	cancel()
-	for i, power := range steps {
+	stopped := func(err error) store.Result {
+		if j.stopReason() != "" {
+			return e.outcome(j, stepResult{started: first > 0, err: err}, nil)
+		}
+		return store.Result{Status: store.RunFailed, Error: err.Error()}
+	}
+	for i := first; i < len(steps); i++ {
+		power := steps[i]
 		if d.PowerStates[p.Node] == nil {
 			d.PowerStates[p.Node] = map[string]string{}
 		}
@@ -526,7 +546,7 @@ func (e *Engine) action(j *job, d *store.Deployment) store.Result {
 			return store.Result{Status: store.RunFailed, Error: err.Error()}
 		}
 		if res, w, err = e.prepare(j, d); err != nil {
-			return store.Result{Status: store.RunFailed, Error: err.Error()}
+			return stopped(err)
 		}
 		addr := ""
 		for _, n := range res.Nodes {
@@ -541,6 +561,12 @@ func (e *Engine) action(j *job, d *store.Deployment) store.Result {
 		j.logs.add(store.LevelInfo, store.SourceOrchestrator, addr, fmt.Sprintf("%s: setting power state of %s to %s", p.Action, addr, power))
 		if sr = e.step(j, w, fmt.Sprintf("action %d/%d", i+1, len(steps)), false, append(applyArgs(), "-target="+addr)...); !sr.ok {
 			break
+		}
+	}
+	if sr.ok && w == nil {
+		var err error
+		if res, w, err = e.prepare(j, d); err != nil {
+			return stopped(err)
 		}
 	}
 	if sr.ok {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"orchestrator/store"
 )
@@ -125,6 +126,12 @@ func (e *Engine) ingestWorkdirState(deploymentID, runID string, logs *logWriter)
 	ctx, cancel := opContext()
 	defer cancel()
 	raw, st, err := readWorkdirState(e.workdir(deploymentID))
+	// Terraform rewrites the file in place: one still running (stopping after
+	// the shutdown grace) may be caught halfway. A complete file comes soon.
+	for tries := 0; err != nil && tries < 20; tries++ {
+		time.Sleep(100 * time.Millisecond)
+		raw, st, err = readWorkdirState(e.workdir(deploymentID))
+	}
 	var saveErr error
 	if err != nil {
 		saveErr = fmt.Errorf("the workdir's state is unreadable (%w): the stored state is kept", err)
