@@ -206,16 +206,18 @@ func (e *Engine) resume(j *job) store.Result {
 }
 
 // collectLeftover waits for a Terraform left running by a run that already
-// ended, then saves the state it wrote and rebuilds the resources from it.
-// One that was interrupted already is given the run's whole time limit to stop
-// (a second SIGINT would make it abort without saving); another is
-// interrupted, and killed after the kill grace.
+// ended (the shutdown grace was over before it stopped), reads the rest of its
+// output into that run's log, then saves the state it wrote and rebuilds the
+// resources from it. One that was interrupted already is given the run's whole
+// time limit to stop (a second SIGINT would make it abort without saving);
+// another is interrupted, and killed after the kill grace.
 func (e *Engine) collectLeftover(deploymentID string, pid int, identity string) {
 	defer e.jobs.Done()
 	unlock := e.lock(deploymentID)
 	defer unlock()
 	last := e.lastRun(deploymentID)
-	interrupted := last != nil && last.Process.PID == pid && strings.HasSuffix(last.Process.Step, ", interrupted")
+	ours := last != nil && last.Process.PID == pid && last.Process.Identity == identity
+	interrupted := ours && strings.HasSuffix(last.Process.Step, ", interrupted")
 	e.logLine(context.Background(), deploymentID, "", store.LevelWarn, fmt.Sprintf("a Terraform process (pid %d) left by a run that already ended still works in the workdir: waiting for it, then saving the state it wrote", pid))
 	p := attachTerraform(pid, identity)
 	p.interrupted.Store(interrupted)
@@ -224,21 +226,52 @@ func (e *Engine) collectLeftover(deploymentID string, pid int, identity string) 
 		p.interrupt()
 		wait = e.cfg.KillGrace
 	}
-	select {
-	case <-p.exited:
-	case <-e.quit:
-		return // the next start collects it
-	case <-time.After(wait):
-		e.logLine(context.Background(), deploymentID, "", store.LevelWarn, fmt.Sprintf("the Terraform process (pid %d) did not stop in %s: killed", pid, wait))
-		p.kill()
-		<-p.exited
+	var logs *logWriter
+	t := &tail{}
+	if ours && last.Process.Stream != "" {
+		logs = newLogWriter(e.store, deploymentID, last.ID, e.log)
+		logs.beginStream(last.Process.Offset, strings.HasPrefix(last.Process.Step, "refresh"))
+		t.path = filepath.Join(e.workdir(deploymentID), last.Process.Stream)
+	}
+	finishLogs := func() {
+		if logs != nil {
+			t.read(logs.streamLine, true)
+			t.close()
+			logs.endStream()
+			logs.Close()
+		}
+	}
+	timeout := time.After(wait)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for waiting := true; waiting; {
+		if logs != nil {
+			t.read(logs.streamLine, false)
+		}
+		select {
+		case <-p.exited:
+			waiting = false
+		case <-e.quit:
+			finishLogs()
+			return // the next start collects it
+		case <-timeout:
+			e.logLine(context.Background(), deploymentID, "", store.LevelWarn, fmt.Sprintf("the Terraform process (pid %d) did not stop in %s: killed", pid, wait))
+			p.kill()
+			<-p.exited
+			waiting = false
+		case <-tick.C:
+		}
 	}
 	endGroup(pid, 5*time.Second)
+	finishLogs()
 	runID, kind := "", store.RunUpdate
 	if last != nil {
 		runID, kind = last.ID, last.Kind
 	}
 	e.ingestRecovered(deploymentID, runID, kind)
+	if ours {
+		e.removeStreams(last)
+	}
 }
 
 func (e *Engine) lastRun(deploymentID string) *store.Run {

@@ -139,7 +139,12 @@ func (e *Engine) workRecovered(run *store.Run, recovered string, body func(*job)
 		e.log.Error("finish run", "run", run.ID, "error", err.Error())
 		return
 	}
-	e.removeStreams(run)
+	j.mu.Lock()
+	gaveUp := j.gaveUp
+	j.mu.Unlock()
+	if !gaveUp { // else Terraform still writes; the next start reads on
+		e.removeStreams(run)
+	}
 	e.metrics.RunFinished(run.Kind, result.Status, time.Since(start))
 }
 
@@ -371,6 +376,9 @@ func (e *Engine) follow(j *job, p *tfProcess, rec store.Process) stepResult {
 			}
 		case <-killAt:
 			killAt = nil
+			// A kill can cut a state write short: the last complete one goes
+			// into the store first.
+			e.snapshotState(j)
 			j.logs.add(store.LevelWarn, store.SourceOrchestrator, "", fmt.Sprintf("Terraform did not stop within %s: its process group is killed", e.cfg.KillGrace))
 			p.kill()
 		case <-j.abandon:
@@ -569,7 +577,7 @@ func (e *Engine) actionFrom(j *job, d *store.Deployment, first int) store.Result
 			return stopped(err)
 		}
 	}
-	if sr.ok {
+	if sr.ok && !outputsShow(w.dir, res, p.Node, p.Instance, steps[len(steps)-1]) {
 		sr = e.step(j, w, "refresh", true, append(applyArgs(), "-refresh-only")...)
 	}
 	if w == nil {
@@ -582,6 +590,31 @@ func (e *Engine) actionFrom(j *job, d *store.Deployment, first int) store.Result
 		cancel()
 	}
 	return result
+}
+
+// outputsShow reports whether the workdir state's orc_resources output already
+// shows the instance in the power state: a targeted apply updates the root
+// outputs that depend on its target in recent Terraform versions, and then the
+// refresh-only apply is not needed.
+func outputsShow(dir string, res *tosca2tf.Result, node string, instance int, power string) bool {
+	_, st, err := readWorkdirState(dir)
+	if err != nil || st == nil || res == nil {
+		return false
+	}
+	o, ok := st.Outputs["orc_resources"]
+	if !ok {
+		return false
+	}
+	var instances map[string][]orcResource
+	if json.Unmarshal(o.Value, &instances) != nil {
+		return false
+	}
+	for _, n := range res.Nodes {
+		if n.Name == node && instance < len(instances[n.Ident]) {
+			return instances[n.Ident][instance].Attributes["power_state"] == power
+		}
+	}
+	return false
 }
 
 // Render translates a deployment's template for its target, with the owners' ssh

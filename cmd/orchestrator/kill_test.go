@@ -390,14 +390,14 @@ func TestSigtermMidRun(t *testing.T) {
 }
 
 // TestKillSuite kills the service with SIGKILL at random points of the create,
-// update, action and delete runs of two 20-node clusters, again and again,
+// update, action and delete runs of a 20-node cluster, again and again,
 // restarting it each time. After every kill: no deployment stays in progress
 // without a live run, the stored state's serial never goes back, and the stored
 // state knows every resource Terraform reported created. At the end every
 // deployment is deleted: nothing is left in any state, log or process table.
 func TestKillSuite(t *testing.T) {
 	t.Parallel()
-	const kills = 32
+	const kills = 30
 	const stallAfter = 20 * time.Second
 	seed := time.Now().UnixNano()
 	if s := os.Getenv("KILL_SUITE_SEED"); s != "" {
@@ -409,7 +409,6 @@ func TestKillSuite(t *testing.T) {
 	data := t.TempDir()
 	svc := startService(t, data, "--stall-after", stallAfter.String(), "--stalled-schedule", "@every 2s", "--kill-grace", "5s")
 	admin := svc.login("admin", "admin-secret-pw")
-	svc.api("POST", "/api/v1/targets", admin, map[string]any{"name": "slow", "kind": "local", "config": map[string]any{"boot_seconds": 1}}, 201)
 	template := readTemplate(t, clusterTemplate)
 	st := openStore(t, data)
 
@@ -417,10 +416,12 @@ func TestKillSuite(t *testing.T) {
 		ledger *ledger
 		ops    int // operations on the current deployment since its create
 	}
-	slots := []*slot{{}, {}}
+	slots := []*slot{{}}
 	var all []*ledger
 	landed := map[string]int{} // where the kills landed, by the operation under way
-	maxDelay := map[string]time.Duration{"create": 8 * time.Second, "update": 5 * time.Second, "action": 4 * time.Second, "delete": 5 * time.Second}
+	// About how long each operation takes on a busy machine: the kills land
+	// anywhere in it, from the claim to the outcome.
+	maxDelay := map[string]time.Duration{"create": 10 * time.Second, "update": 8 * time.Second, "action": 10 * time.Second, "delete": 6 * time.Second}
 
 	for kill := 1; kill <= kills; kill++ {
 		var ops []string
@@ -441,12 +442,13 @@ func TestKillSuite(t *testing.T) {
 			case "create":
 				s.ops = 0
 				d := svc.api("POST", "/api/v1/deployments", admin, map[string]any{"template": template,
-					"inputs": map[string]any{"node_count": 20}, "target": "slow"}, 202)
+					"inputs": map[string]any{"node_count": 20}, "target": "local"}, 202)
 				s.ledger = newLedger(d["id"].(string))
 				all = append(all, s.ledger)
 			case "update":
+				// Every server changes in place.
 				svc.api("PUT", "/api/v1/deployments/"+s.ledger.id, admin, map[string]any{"redeploy": false,
-					"inputs": map[string]any{"node_count": 16 + 4*(s.ops%2), "node_cpus": []int{2, 4}[s.ops%2]}}, 202)
+					"inputs": map[string]any{"node_cpus": []int{2, 4}[kill%2]}}, 202)
 			case "action":
 				res := svc.api("GET", "/api/v1/deployments/"+s.ledger.id+"/resources", admin, nil, 200)["items"].([]any)
 				var nodes []string
