@@ -157,9 +157,15 @@ func (e *Engine) resume(j *job) store.Result {
 		return store.Result{Status: store.RunFailed, Error: "load deployment: " + err.Error()}
 	}
 	var sr stepResult
-	if p.Stream == "" {
+	switch {
+	case p.Stream == "" && run.Kind == store.RunAction:
+		// The power state may already be recorded as asked: the action is run
+		// (it changes nothing twice), so that the record and the server agree.
+		logs.add(store.LevelInfo, store.SourceOrchestrator, "", "the action had not started Terraform: running it")
+		return e.action(j, d)
+	case p.Stream == "":
 		sr.err = fmt.Errorf("the run ended before Terraform started; nothing was changed")
-	} else {
+	default:
 		var proc *tfProcess
 		if processAlive(p.PID, p.Identity) {
 			proc = attachTerraform(p.PID, p.Identity)
@@ -262,7 +268,7 @@ func (e *Engine) collectLeftover(deploymentID string, pid int, identity string) 
 		case <-tick.C:
 		}
 	}
-	endGroup(pid, 5*time.Second)
+	endGroup(pid, 500*time.Millisecond)
 	finishLogs()
 	runID, kind := "", store.RunUpdate
 	if last != nil {

@@ -441,3 +441,61 @@ func TestLongRunRecordsLikeAShortOne(t *testing.T) {
 		t.Fatal("the success is not logged")
 	}
 }
+
+// A cancelled run whose provisioner shrugs off SIGINT and leaves a grandchild
+// behind: the cancel takes effect within the kill grace, and nothing the run
+// started is left (the process group goes with Terraform).
+func TestCancelLeavesNothingOfTheRun(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpt{})
+	ctx := context.Background()
+	e := h.secondEngine("cancels", Config{KillGrace: 2 * time.Second})
+	d := h.submit(example(t, "single-vm"), nil)
+	run, _ := h.store.Runs.Claim(ctx, "cancels/w0")
+	dir := e.workdir(d.ID)
+	os.MkdirAll(filepath.Join(dir, streamDir), 0o700)
+	os.MkdirAll(filepath.Join(dir, ".home"), 0o700)
+	// Not one of our modules: a provisioner that shrugs off SIGINT and leaves a
+	// grandchild behind when its shell is killed.
+	os.WriteFile(filepath.Join(dir, "main.tf"), []byte(`resource "terraform_data" "stubborn" {
+  provisioner "local-exec" {
+    command = "trap '' INT TERM; sleep 300 & wait"
+  }
+}
+`), 0o600)
+	env, _ := e.terraformEnv(dir, nil)
+	if err := e.runTerraform(ctx, dir, env, nil, "init", "-input=false"); err != nil {
+		t.Fatal(err)
+	}
+	j := newJob(run, dir)
+	j.logs = newLogWriter(h.store, d.ID, run.ID, e.log)
+	defer j.logs.Close()
+	done := make(chan stepResult, 1)
+	go func() { done <- e.step(j, &workdir{dir: dir, env: env}, "apply", false, applyArgs()...) }()
+	waitFor(t, time.Minute, "the provisioner to run", func() bool {
+		for _, p := range processesUnder(dir) {
+			if p.Comm == "sleep" {
+				return true
+			}
+		}
+		return false
+	})
+	start := time.Now()
+	j.stop(stopCancel)
+	var sr stepResult
+	select {
+	case sr = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the cancel did not take effect in 30 s with a kill grace of 2 s")
+	}
+	if sr.ok || time.Since(start) > 2*time.Second+3*time.Second {
+		t.Fatalf("step after cancel: %+v in %s", sr, time.Since(start))
+	}
+	if left := processesUnder(dir); len(left) > 0 {
+		t.Fatalf("processes left after the cancel: %+v", left)
+	}
+	j.logs.sync()
+	if !strings.Contains(h.logs(d.ID), "interrupting Terraform (cancelled)") {
+		t.Fatalf("the interrupt is not logged:\n%s", h.logs(d.ID))
+	}
+}

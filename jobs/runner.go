@@ -356,7 +356,9 @@ func (e *Engine) follow(j *job, p *tfProcess, rec store.Process) stepResult {
 		case <-exited:
 			t.read(j.logs.streamLine, true)
 			if p != nil {
-				endGroup(p.pid, 5*time.Second)
+				// Terraform ends its providers itself: what is left of its group
+				// now (a provisioner's orphan) belongs to nobody.
+				endGroup(p.pid, 500*time.Millisecond)
 			}
 			j.logs.endStream()
 			return e.stepOutcome(j, p, rec, t.found)

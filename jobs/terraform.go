@@ -112,7 +112,7 @@ func (e *Engine) runTerraform(ctx context.Context, dir string, env []string, std
 			err = <-done
 		}
 	}
-	endGroup(pgid, 2*time.Second)
+	endGroup(pgid, 500*time.Millisecond)
 	if ctx.Err() != nil {
 		return fmt.Errorf("terraform %s: %w", args[0], ctx.Err())
 	}
@@ -123,13 +123,17 @@ func (e *Engine) runTerraform(ctx context.Context, dir string, env []string, std
 }
 
 // endGroup waits up to grace for what is left of a process group to exit, then
-// kills it.
+// kills it and waits (briefly) until the kernel has ended every member.
 func endGroup(pgid int, grace time.Duration) {
 	deadline := time.Now().Add(grace)
+	killed := false
 	for len(groupMembers(pgid)) > 0 {
 		if time.Now().After(deadline) {
+			if killed {
+				return
+			}
 			_ = signalGroup(pgid, syscall.SIGKILL)
-			return
+			killed, deadline = true, time.Now().Add(2*time.Second)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
