@@ -196,7 +196,7 @@ func (e *Engine) resume(j *job) store.Result {
 	}
 	cancel()
 	if err != nil {
-		if _, serr := e.ingestWorkdirState(d.ID, run.ID, logs); serr != nil {
+		if _, serr := e.ingestWorkdirState(d.ID, run.ID, logs, false); serr != nil {
 			logs.add(store.LevelError, store.SourceOrchestrator, "", "save state: "+serr.Error())
 		}
 		sr.ok, sr.err = false, fmt.Errorf("translate the template: %w", err)

@@ -446,7 +446,7 @@ func (e *Engine) snapshotState(j *job) {
 // conclude saves the state, rebuilds resources and outputs from it, and says
 // how the run ended.
 func (e *Engine) conclude(j *job, d *store.Deployment, res *tosca2tf.Result, prev []*store.Resource, sr stepResult) store.Result {
-	state, err := e.ingestWorkdirState(d.ID, j.run.ID, j.logs)
+	state, err := e.ingestWorkdirState(d.ID, j.run.ID, j.logs, sr.gaveUp)
 	if err != nil {
 		j.logs.add(store.LevelError, store.SourceOrchestrator, "", "save state: "+err.Error())
 	}

@@ -121,14 +121,16 @@ func (e *Engine) storeState(ctx context.Context, deploymentID, runID string, raw
 
 // ingestWorkdirState stores the workdir's state when it is complete and newer
 // than the stored one, and returns the newest state there is (the workdir's, or
-// else the stored one; nil when there is none).
-func (e *Engine) ingestWorkdirState(deploymentID, runID string, logs *logWriter) ([]byte, error) {
+// else the stored one; nil when there is none). live says Terraform may still
+// be writing the file.
+func (e *Engine) ingestWorkdirState(deploymentID, runID string, logs *logWriter, live bool) ([]byte, error) {
 	ctx, cancel := opContext()
 	defer cancel()
 	raw, st, err := readWorkdirState(e.workdir(deploymentID))
-	// Terraform rewrites the file in place: one still running (stopping after
-	// the shutdown grace) may be caught halfway. A complete file comes soon.
-	for tries := 0; err != nil && tries < 20; tries++ {
+	// Terraform rewrites the file in place (truncated, then written): one still
+	// running may be caught halfway, or between the two. A complete file comes
+	// within milliseconds.
+	for tries := 0; live && (err != nil || st == nil) && tries < 20; tries++ {
 		time.Sleep(100 * time.Millisecond)
 		raw, st, err = readWorkdirState(e.workdir(deploymentID))
 	}

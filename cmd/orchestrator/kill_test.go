@@ -366,7 +366,7 @@ func TestSigtermMidRun(t *testing.T) {
 			}
 		}
 	}
-	checkInterrupted := func(id string) {
+	checkInterrupted := func(when, id string) {
 		t.Helper()
 		if code := svc.cmd.ProcessState.ExitCode(); code != 0 {
 			t.Fatalf("the service exited with %d:\n%s", code, svc.out.String())
@@ -374,19 +374,19 @@ func TestSigtermMidRun(t *testing.T) {
 		d, _ := st.Deployments.Get(context.Background(), id)
 		runs, _, _ := st.Runs.List(context.Background(), id, store.Page{Number: 1, Size: 10})
 		if d.Status != store.CreateFailed || runs[0].Status != store.RunFailed || !strings.Contains(runs[0].Error, "interrupted") {
-			t.Fatalf("after SIGTERM: %s %q, run %s %q", d.Status, d.StatusReason, runs[0].Status, runs[0].Error)
+			t.Fatalf("%s: %s %q, run %s %q", when, d.Status, d.StatusReason, runs[0].Status, runs[0].Error)
 		}
 		latest, err := st.States.Latest(context.Background(), id)
 		if err != nil {
-			t.Fatalf("the partial state is not saved: %v\n%s", err, svc.out.String())
+			t.Fatalf("%s: the partial state is not saved: %v\n%s", when, err, svc.out.String())
 		}
 		have := stateAddresses(t, latest.State)
 		if !have["module.nodes[0].terraform_data.server"] || !have["module.scratch[1].terraform_data.volume"] {
-			t.Fatalf("the partial state lacks what was created: %v", have)
+			t.Fatalf("%s: the partial state (run: %s) lacks what was created: %v", when, runs[0].Error, have)
 		}
 		for deadline := time.Now().Add(10 * time.Second); len(processesIn(data)) > 0; time.Sleep(100 * time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("processes left after SIGTERM: %v", processesIn(data))
+				t.Fatalf("%s: processes left: %v", when, processesIn(data))
 			}
 		}
 	}
@@ -397,7 +397,7 @@ func TestSigtermMidRun(t *testing.T) {
 	if took := time.Since(start); took > 20*time.Second {
 		t.Fatalf("SIGTERM took %s with a 5 s grace", took)
 	}
-	checkInterrupted(first)
+	checkInterrupted("one SIGTERM", first)
 
 	// A second SIGTERM ends a long grace at once.
 	svc.args = append(svc.args, "--shutdown-grace", "10m")
@@ -411,7 +411,7 @@ func TestSigtermMidRun(t *testing.T) {
 	if took := time.Since(start); took > 30*time.Second {
 		t.Fatalf("two SIGTERMs took %s", took)
 	}
-	checkInterrupted(second)
+	checkInterrupted("two SIGTERMs", second)
 
 	svc.start()
 	admin = svc.login("admin", "admin-secret-pw")
