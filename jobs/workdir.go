@@ -167,7 +167,10 @@ func (e *Engine) restoreState(ctx context.Context, deploymentID, dir string) (st
 				return "", fmt.Errorf("set the corrupt state aside: %w", err)
 			}
 		} else if h.Lineage != stored.Lineage {
-			reason = "the workdir's state had another lineage: restored"
+			reason = "the workdir's state had another lineage (kept as terraform.tfstate.other-lineage): restored"
+			if err := os.Rename(path, path+".other-lineage"); err != nil {
+				return "", fmt.Errorf("set the other state aside: %w", err)
+			}
 		} else if h.Serial < stored.Serial {
 			reason = "the workdir's state was older than the stored one: restored"
 		}
