@@ -76,6 +76,10 @@ func New(cfg Config, st *store.Store, tc *toolchain.Toolchain, log *slog.Logger,
 	if cfg.Workers < 1 {
 		cfg.Workers = 4
 	}
+	// Processes are found by their working directory, which /proc shows absolute.
+	if abs, err := filepath.Abs(cfg.DataDir); err == nil {
+		cfg.DataDir = abs
+	}
 	if cfg.StallAfter <= 0 {
 		cfg.StallAfter = 10 * time.Minute
 	}

@@ -118,7 +118,9 @@ func groupMembers(pgid int) []procInfo {
 // processesUnder lists the live processes whose working directory is dir or
 // below it: Terraform, its providers and provisioners all run in the workdir.
 func processesUnder(dir string) []procInfo {
-	dir = filepath.Clean(dir)
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
 	var out []procInfo
 	for _, p := range allProcesses() {
 		if p.State == 'Z' || p.State == 'X' || p.PID == os.Getpid() {
