@@ -93,9 +93,9 @@ func (e *Engine) leftoverSessions() map[string][]procInfo {
 		if leaders[p.PGID] || leaders[p.SID] || killed[p.PGID] {
 			continue
 		}
-		killed[p.PGID] = true
 		e.log.Warn("killing a process left by a previous service process", "pid", p.PID, "command", p.Comm, "dir", p.Cwd)
 		if p.PGID > 1 && p.PGID != syscall.Getpgrp() {
+			killed[p.PGID] = true
 			_ = signalGroup(p.PGID, syscall.SIGKILL)
 		} else {
 			_ = syscall.Kill(p.PID, syscall.SIGKILL)
@@ -179,7 +179,7 @@ func (e *Engine) resume(j *job) store.Result {
 			proc.interrupted.Store(true) // it already had its one SIGINT
 		}
 		j.mu.Unlock()
-		logs.beginStream(p.Offset, p.Step == "refresh")
+		logs.beginStream(p.Offset, strings.HasPrefix(p.Step, "refresh"))
 		sr = e.follow(j, proc, p)
 		var done, total int
 		if _, err := fmt.Sscanf(p.Step, "action %d/%d", &done, &total); err == nil && run.Kind == store.RunAction && sr.ok {
