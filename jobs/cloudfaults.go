@@ -15,15 +15,12 @@ import (
 // OpenStack provider reports a server in ERROR without the fault message Nova
 // keeps for it, and that message is what the user needs in status_reason. It
 // returns "" when the cloud has nothing to add (or cannot be asked).
-func (e *Engine) cloudFaults(ctx context.Context, target string, w *workdir, logs *logWriter) string {
-	if target != "openstack" {
-		return ""
-	}
-	ids := stateServers(filepath.Join(w.dir, "terraform.tfstate"))
+func (e *Engine) cloudFaults(ctx context.Context, dir string, creds map[string]string, logs *logWriter) string {
+	ids := stateServers(filepath.Join(dir, "terraform.tfstate"))
 	if len(ids) == 0 {
 		return ""
 	}
-	faults, err := osfault.Servers(ctx, w.env, ids)
+	faults, err := osfault.Servers(ctx, creds, ids)
 	if err != nil {
 		logs.add(store.LevelWarn, store.SourceOrchestrator, "", "could not ask the cloud why the run failed: "+err.Error())
 	}

@@ -39,7 +39,7 @@ func (e *Engine) QueuePurge(ctx context.Context, before time.Time, olderThan, by
 // jobWorker runs the service's own background jobs one at a time, apart from
 // the Terraform workers so a long purge never delays a deployment.
 func (e *Engine) jobWorker(ctx context.Context) {
-	defer e.wg.Done()
+	defer e.workers.Done()
 	for ctx.Err() == nil {
 		j, err := e.store.Jobs.Claim(ctx, e.cfg.Name+"/jobs", e.store.Now().Add(-e.cfg.StallAfter))
 		if err != nil && ctx.Err() == nil {

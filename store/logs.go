@@ -78,35 +78,42 @@ func (q *Logs) Append(ctx context.Context, deploymentID string, lines ...*LogLin
 	if len(lines) == 0 {
 		return nil
 	}
-	err := q.s.tx(ctx, func(tx *sql.Tx) error {
-		var last int64
-		if err := tx.QueryRowContext(ctx, "UPDATE deployments SET log_seq = log_seq + ? WHERE id = ? RETURNING log_seq",
-			len(lines), deploymentID).Scan(&last); err != nil {
-			return notFound(err, "deployment", deploymentID)
-		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO log_lines (deployment_id, seq, time, level, source, run_id, resource, message)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		first := last - int64(len(lines)) + 1
-		for i, l := range lines {
-			l.DeploymentID, l.Seq = deploymentID, first+int64(i)
-			if l.Time.IsZero() {
-				l.Time = q.s.Now()
-			}
-			if _, err := stmt.ExecContext(ctx, deploymentID, l.Seq, fmtTime(l.Time), l.Level, l.Source, l.RunID, l.Resource, l.Message); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := q.s.tx(ctx, func(tx *sql.Tx) error { return appendLines(ctx, tx, q.s, deploymentID, lines) })
 	if err != nil {
 		return wrapUnlessStoreError(err, "append logs of %s", deploymentID)
 	}
 	q.s.counts.forget(deploymentID) // filtered log totals of this deployment changed
 	logNotify(deploymentID)
+	return nil
+}
+
+// appendLines numbers and inserts lines inside a transaction; the caller wakes
+// followers (logNotify) once it commits.
+func appendLines(ctx context.Context, tx *sql.Tx, s *Store, deploymentID string, lines []*LogLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	var last int64
+	if err := tx.QueryRowContext(ctx, "UPDATE deployments SET log_seq = log_seq + ? WHERE id = ? RETURNING log_seq",
+		len(lines), deploymentID).Scan(&last); err != nil {
+		return notFound(err, "deployment", deploymentID)
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO log_lines (deployment_id, seq, time, level, source, run_id, resource, message)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	first := last - int64(len(lines)) + 1
+	for i, l := range lines {
+		l.DeploymentID, l.Seq = deploymentID, first+int64(i)
+		if l.Time.IsZero() {
+			l.Time = s.Now()
+		}
+		if _, err := stmt.ExecContext(ctx, deploymentID, l.Seq, fmtTime(l.Time), l.Level, l.Source, l.RunID, l.Resource, l.Message); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
