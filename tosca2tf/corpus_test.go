@@ -24,11 +24,13 @@ func corpusDir(t testing.TB) string {
 	return d
 }
 
-// corpusResolver maps the type-library URLs the corpus imports to its _types dir.
+// corpusResolver maps the type-library URLs the corpus imports to its _types dir,
+// as an operator would: every branch and tag of a library (master, devel,
+// dodas_roll, v3.4.0...) served from the one copy they keep.
 func corpusResolver(dir string) *Resolver {
 	return &Resolver{AllowLocal: true, Mappings: []Mapping{
-		{Prefix: "https://raw.githubusercontent.com/indigo-dc/tosca-types/master/", Dir: filepath.Join(dir, "_types", "indigo-dc_tosca-types")},
-		{Prefix: "https://baltig.infn.it/infn-cloud/tosca-types/raw/v3.4.0/", Dir: filepath.Join(dir, "_types", "infn-cloud_tosca-types_v3.4.0")},
+		{Prefix: "https://raw.githubusercontent.com/indigo-dc/tosca-types/*/", Dir: filepath.Join(dir, "_types", "indigo-dc_tosca-types")},
+		{Prefix: "https://baltig.infn.it/infn-cloud/tosca-types/raw/*/", Dir: filepath.Join(dir, "_types", "infn-cloud_tosca-types_v3.4.0")},
 	}}
 }
 

@@ -225,11 +225,15 @@ func (p *parser) readImports(n *yaml.Node, file string, from location) {
 			}
 			ref = strings.TrimSuffix(base, "/") + "/" + strings.TrimPrefix(ref, "/")
 		}
-		loc, data, err := p.resolver.resolve(p.ctx, ref, from)
+		res, err := p.resolver.resolve(p.ctx, ref, from)
 		if err != nil {
 			p.d.errorf(posOf(file, at), KindImport, "%s", err.Error())
 			continue
 		}
+		if res.note != "" {
+			p.d.warnf(posOf(file, at), KindImport, "%s", res.note)
+		}
+		loc, data := res.loc, res.data
 		if p.loaded[loc.String()] {
 			continue
 		}

@@ -32,8 +32,9 @@ func runTosca2tf(args []string, stdout, stderr io.Writer) int {
 	targetConfig := fs.String("target-config", "", "JSON file with the target's configuration (flavors, images, networks)")
 	var inputs, typesMap, allowFetch multiFlag
 	fs.Var(&inputs, "input", "input value NAME=VALUE (VALUE is JSON when it parses as JSON, else a string; repeatable)")
-	fs.Var(&typesMap, "types-map", "serve URL imports under URLPREFIX from DIR: URLPREFIX=DIR (repeatable)")
+	fs.Var(&typesMap, "types-map", "serve URL imports under URLPREFIX from DIR: URLPREFIX=DIR; a * in URLPREFIX matches any branch or tag, {ref} in DIR is replaced by it (repeatable)")
 	fs.Var(&allowFetch, "allow-fetch", "allow fetching URL imports under this prefix over HTTP (repeatable)")
+	fetchCache := fs.String("fetch-cache-dir", "", "where fetched imports are cached (default: the user's cache directory)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: orchestrator tosca2tf TEMPLATE [--target local|openstack] [--input k=v ...] [--types-map URLPREFIX=DIR ...] (-o DIR | --check)")
 		fs.PrintDefaults()
@@ -55,15 +56,21 @@ func runTosca2tf(args []string, stdout, stderr io.Writer) int {
 	}
 	resolver := &tosca2tf.Resolver{AllowLocal: true}
 	for _, m := range typesMap {
-		prefix, dir, ok := strings.Cut(m, "=")
-		if !ok || prefix == "" || dir == "" {
-			fmt.Fprintf(stderr, "orchestrator tosca2tf: --types-map wants URLPREFIX=DIR, got %q\n", m)
+		mapping, err := tosca2tf.ParseMapping(m)
+		if err != nil {
+			fmt.Fprintln(stderr, "orchestrator tosca2tf: --types-map:", err)
 			return exitUsage
 		}
-		resolver.Mappings = append(resolver.Mappings, tosca2tf.Mapping{Prefix: prefix, Dir: dir})
+		resolver.Mappings = append(resolver.Mappings, mapping)
 	}
 	if len(allowFetch) > 0 {
-		resolver.Fetch = &tosca2tf.FetchConfig{Allow: allowFetch}
+		cache := *fetchCache
+		if cache == "" {
+			if dir, err := os.UserCacheDir(); err == nil {
+				cache = filepath.Join(dir, "orchestrator", "type-cache")
+			}
+		}
+		resolver.Fetch = &tosca2tf.FetchConfig{Allow: allowFetch, CacheDir: cache}
 	}
 	var cfg map[string]any
 	if *targetConfig != "" {
