@@ -150,6 +150,11 @@ func sampleInputs(t *Template) map[string]any {
 			tString: "example", tInteger: int64(1), tFloat: 1.0, tBoolean: true, tVersion: "1.0", tTimestamp: "2026-01-01T00:00:00Z",
 			tSize: "1 GB", tTime: "1 s", tFrequency: "1 GHz", tBitrate: "1 Mbps", tList: []any{}, tMap: map[string]any{},
 		}[in.Schema.Type]
+		// A path where the template wants one (a mount point), as a user would give.
+		text := strings.ToLower(in.Name + " " + in.Description)
+		if in.Schema.Type == tString && (strings.Contains(text, "mount") || strings.Contains(text, "location") || strings.Contains(text, "path")) {
+			v = "/mnt/data"
+		}
 		for _, c := range in.Schema.Constraints {
 			switch c.Op {
 			case "valid_values", "equal", "in_range", "greater_or_equal":

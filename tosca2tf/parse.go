@@ -439,6 +439,15 @@ func (p *parser) readSchema(n *yaml.Node, file string) *Schema {
 // against the constrained value's type.
 func (p *parser) readConstraints(n *yaml.Node, file string) []*Constraint {
 	list, ok := items(n)
+	if es, isMap := entries(n); !ok && isMap {
+		// Production templates write constraints as one mapping of operators
+		// ({valid_values: [...]}): read it as the list it means, and say so.
+		p.d.warnf(posOf(file, n), KindSyntax, "constraints should be a list of one-operator mappings (- valid_values: [...]); this mapping is read as such a list")
+		for _, e := range es {
+			list = append(list, &yaml.Node{Kind: yaml.MappingNode, Line: e.KeyN.Line, Column: e.KeyN.Column, Content: []*yaml.Node{e.KeyN, e.Value}})
+		}
+		ok = true
+	}
 	if !ok {
 		p.d.errorf(posOf(file, n), KindSyntax, "constraints must be a list")
 		return nil
@@ -647,7 +656,7 @@ func (p *parser) readInputs(t *Template, n *yaml.Node, file string) {
 		if def.Default != nil {
 			raw, err := plain(def.Default)
 			if err == nil {
-				raw, err = p.vc.check(raw, &in.Schema, "")
+				raw, err = p.vc.check(asWritten(raw, def.Default, &in.Schema), &in.Schema, "")
 			}
 			if err != nil {
 				p.d.errorf(posOf(file, def.Default), KindConstraint, "default of input %q: %s", e.Key, err.Error())
@@ -673,13 +682,15 @@ func (p *parser) readNodes(t *Template, n *yaml.Node, file string) {
 	}
 	for _, e := range es {
 		node := &NodeTemplate{Name: e.Key, Pos: posOf(file, e.KeyN), Properties: map[string]Expr{}, Attributes: map[string]Expr{},
-			Capabilities: map[string]*CapabilityAssignment{}, Artifacts: map[string]*Artifact{}, Interfaces: map[string]any{}}
+			Capabilities: map[string]*CapabilityAssignment{}, Artifacts: map[string]*Artifact{}, Interfaces: map[string]any{},
+			KeyPos: map[string]Pos{}}
 		fields, ok := entries(e.Value)
 		if !ok {
 			p.d.errorf(posOf(file, e.Value), KindSyntax, "node template %q must be a mapping", e.Key)
 			continue
 		}
 		for _, f := range fields {
+			node.KeyPos[f.Key] = posOf(file, f.KeyN)
 			switch f.Key {
 			case "type":
 				node.Type, _ = scalarString(f.Value)

@@ -143,3 +143,67 @@ topology_template:
 		t.Fatalf("coercion: %v %v", got, err)
 	}
 }
+
+// Production templates write constraints as a mapping and use the normative
+// short names (PortSpec, PortDef): both are read, the first with a warning.
+func TestParse_ConstraintsMapAndShortNames(t *testing.T) {
+	tmpl := mustParse(t, `tosca_definitions_version: tosca_simple_yaml_1_3
+data_types:
+  example.Ports:
+    derived_from: tosca.datatypes.Root
+    properties:
+      web: { type: PortSpec }
+      admin: { type: tosca:PortDef }
+topology_template:
+  inputs:
+    flavor:
+      type: string
+      default: small
+      constraints:
+        valid_values: [ small, large ]
+    ports:
+      type: example.Ports
+      default: { web: { protocol: tcp, source: 80 }, admin: 8443 }
+  node_templates:
+    vm: { type: Compute }
+`)
+	if len(tmpl.Warnings) != 1 || tmpl.Warnings[0].Pos.Line != 14 || !strings.Contains(tmpl.Warnings[0].Message, "constraints should be a list") {
+		t.Fatalf("warnings: %v", tmpl.Warnings)
+	}
+	if _, err := CheckInputs(tmpl, map[string]any{"flavor": "huge"}); err == nil || !strings.Contains(err.Error(), "not one of") {
+		t.Fatalf("the map constraint must apply: %v", err)
+	}
+	if _, err := CheckInputs(tmpl, map[string]any{"ports": map[string]any{"admin": int64(70000)}}); err == nil {
+		t.Fatalf("PortDef's range must apply")
+	}
+	for kind, name := range map[TypeKind]string{DataType: "PortSpec", NodeType: "Network", CapabilityType: "Linkable"} {
+		if tmpl.Types.Lookup(kind, name) == nil {
+			t.Errorf("short name %s does not resolve", name)
+		}
+	}
+}
+
+// YAML reads "version: 18.0" as a number; where a string is expected the author
+// meant the text they wrote.
+func TestTranslate_NumbersWrittenAsStringsKeepTheirText(t *testing.T) {
+	tmpl := mustParse(t, `tosca_definitions_version: tosca_simple_yaml_1_3
+topology_template:
+  inputs:
+    release: { type: string, default: 20.10 }
+  node_templates:
+    vm:
+      type: tosca.nodes.Compute
+      capabilities:
+        os: { properties: { distribution: fedora, version: 18.0 } }
+`)
+	if v := tmpl.Input("release").Default; v != "20.10" {
+		t.Errorf("input default = %v", v)
+	}
+	res, err := Translate(tmpl, Options{Target: "local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(res.Main), `"version": "18.0"`) {
+		t.Errorf("os version lost its text:\n%s", res.Main)
+	}
+}
