@@ -55,6 +55,8 @@ type NodeInfo struct {
 	PowerVar string   `json:"power_var,omitempty"`
 	// Note says what became of a recorded node.
 	Note string `json:"note,omitempty"`
+	// Pos is where the node template is written.
+	Pos Pos `json:"pos"`
 }
 
 // Result is a translated deployment.
@@ -205,7 +207,7 @@ func (tr *translator) run() (*Result, error) {
 }
 
 func (tr *translator) nodeInfo(info *nodeInfo) NodeInfo {
-	ni := NodeInfo{Name: info.node.Name, ToscaType: info.node.Type, Kind: info.Kind, Host: info.Host, Scalable: info.scalable, Count: -1}
+	ni := NodeInfo{Name: info.node.Name, ToscaType: info.node.Type, Kind: info.Kind, Host: info.Host, Scalable: info.scalable, Count: -1, Pos: info.node.Pos}
 	count := info.count
 	switch info.Kind {
 	case kindSoftware:
