@@ -58,7 +58,7 @@ func corpusTemplates(t testing.TB, dir string) []string {
 
 // corpusFloor is what the translator reaches today on the corpus; coverage must
 // never silently drop below it. Raise it when support grows.
-var corpusFloor = struct{ parsed, translated int }{parsed: 69, translated: 52}
+var corpusFloor = struct{ parsed, translated int }{parsed: 75, translated: 74}
 
 func TestCorpus(t *testing.T) {
 	dir := corpusDir(t)
@@ -143,6 +143,17 @@ func corpusOne(dir, path string) (outcome string, err error) {
 func sampleInputs(t *Template) map[string]any {
 	out := map[string]any{}
 	for _, in := range t.Inputs {
+		// Small clusters: a count of servers above 2 becomes 2, so the corpus
+		// applies quickly and still scales.
+		name := strings.ToLower(in.Name)
+		if n, ok := in.Default.(int64); ok && n > 2 && in.Schema.Type == tInteger &&
+			(strings.Contains(name, "num") || strings.Contains(name, "count") || strings.Contains(name, "instances")) &&
+			!strings.Contains(name, "cpu") && !strings.Contains(name, "gpu") {
+			if _, err := (valueChecker{reg: t.Types}).check(int64(2), &in.Schema, ""); err == nil {
+				out[in.Name] = int64(2)
+			}
+			continue
+		}
 		if in.HasDefault || !in.Required {
 			continue
 		}
