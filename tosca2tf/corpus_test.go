@@ -71,7 +71,14 @@ func TestCorpus(t *testing.T) {
 	var report []string
 	for _, f := range files {
 		rel, _ := filepath.Rel(dir, f)
-		outcome, err := corpusOne(dir, f)
+		outcome, warnings, err := corpusOne(dir, f)
+		// Never a silent skip, and never an anonymous warning: each has a line,
+		// and one about a node names it.
+		for _, w := range warnings {
+			if w.Pos.Line == 0 || (strings.HasPrefix(w.Message, "node ") && !strings.HasPrefix(w.Message, fmt.Sprintf("node %q", w.Node))) {
+				t.Errorf("%s: warning without a line or its node: %+v", rel, w)
+			}
+		}
 		switch outcome {
 		case "translated":
 			parsed++
@@ -117,7 +124,7 @@ func firstLine(s string) string {
 }
 
 // corpusOne parses and translates one template; a panic is a test failure.
-func corpusOne(dir, path string) (outcome string, err error) {
+func corpusOne(dir, path string) (outcome string, warnings Errors, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("PANIC: %v", r)
@@ -126,16 +133,17 @@ func corpusOne(dir, path string) (outcome string, err error) {
 	}()
 	data, rerr := os.ReadFile(path)
 	if rerr != nil {
-		return "", rerr
+		return "", nil, rerr
 	}
 	tmpl, err := Parse(context.Background(), Source{Name: path, Content: data, Path: path}, corpusResolver(dir))
 	if err != nil {
-		return "failed", err
+		return "failed", nil, err
 	}
-	if _, err := Translate(tmpl, Options{Target: "local", DeploymentID: "corpus", Inputs: sampleInputs(tmpl)}); err != nil {
-		return "parsed", err
+	res, err := Translate(tmpl, Options{Target: "local", DeploymentID: "corpus", Inputs: sampleInputs(tmpl)})
+	if err != nil {
+		return "parsed", tmpl.Warnings, err
 	}
-	return "translated", nil
+	return "translated", res.Warnings, nil
 }
 
 // sampleInputs gives every required input without a default a value that meets

@@ -715,7 +715,14 @@ func (p *parser) readNodes(t *Template, n *yaml.Node, file string) {
 				}
 			case "directives":
 				node.Directives = stringList(f.Value)
-			case "metadata", "copy", "node_filter":
+				if len(node.Directives) > 0 {
+					p.d.nodeWarnf(e.Key, posOf(file, f.KeyN), KindUnsupported, "node %q: directives (%s) are not honoured; the node is deployed as written here", e.Key, strings.Join(node.Directives, ", "))
+				}
+			case "metadata":
+			case "copy", "node_filter":
+				// Neither is honoured: say so rather than deploy something else quietly.
+				what := map[string]string{"copy": "copying another node template", "node_filter": "a node_filter (selecting an existing node)"}[f.Key]
+				p.d.nodeWarnf(e.Key, posOf(file, f.KeyN), KindUnsupported, "node %q: %s is not supported; the node is deployed as written here", e.Key, what)
 			default:
 				p.d.errorf(posOf(file, f.KeyN), KindSyntax, "unknown key %q in node template %q", f.Key, e.Key)
 			}
@@ -812,7 +819,9 @@ func (p *parser) readCapabilityAssignments(node *NodeTemplate, n *yaml.Node, fil
 			switch f.Key {
 			case "properties":
 				c.Properties = p.readAssignments(f.Value, file)
-			case "attributes", "occurrences":
+			case "attributes":
+				p.d.nodeWarnf(node.Name, posOf(file, f.KeyN), KindUnsupported, "node %q capability %q: attribute values are ignored: the target reports attributes, a template cannot set them", node.Name, e.Key)
+			case "occurrences":
 			default:
 				p.d.errorf(posOf(file, f.KeyN), KindSyntax, "unknown key %q in capability %q", f.Key, e.Key)
 			}
@@ -862,6 +871,8 @@ func (p *parser) readRequirementAssignments(node *NodeTemplate, n *yaml.Node, fi
 						r.Relationship, _ = scalarString(x.Value)
 					case "properties":
 						r.RelProperties = p.readAssignments(x.Value, file)
+					case "interfaces":
+						p.d.nodeWarnf(node.Name, posOf(file, x.KeyN), KindUnsupported, "node %q requirement %q: relationship interface operations are not run: orchestrator runs no configuration tool", node.Name, r.Name)
 					}
 				}
 			case "node_filter":
@@ -914,6 +925,8 @@ func (p *parser) readRelationshipTemplates(t *Template, n *yaml.Node, file strin
 				r.Type, _ = scalarString(f.Value)
 			case "properties":
 				r.Properties = p.readAssignments(f.Value, file)
+			case "interfaces":
+				p.d.warnf(posOf(file, f.KeyN), KindUnsupported, "relationship template %q: interface operations are not run: orchestrator runs no configuration tool", r.Name)
 			}
 		}
 		if p.reg.Lookup(RelationshipType, r.Type) == nil {
@@ -961,6 +974,8 @@ func (p *parser) readGroups(t *Template, n *yaml.Node, file string) {
 				g.Type, _ = scalarString(f.Value)
 			case "members", "targets":
 				g.Members = stringList(f.Value)
+			case "properties", "interfaces":
+				p.d.warnf(posOf(file, f.KeyN), KindUnsupported, "group %q: %s are recorded but not acted on", g.Name, f.Key)
 			}
 		}
 		t.Groups = append(t.Groups, g)

@@ -207,3 +207,20 @@ topology_template:
 		t.Errorf("os version lost its text:\n%s", res.Main)
 	}
 }
+
+// Disk and volume sizes count in the cloud's GB: never less than asked, and
+// "20 GB" is 20, not 19.
+func TestScalarUnit_CloudGB(t *testing.T) {
+	for in, want := range map[string]int64{
+		"20 GB": 20, "20 GiB": 20, "500 MB": 1, "1 TB": 1000, "1 TiB": 1024, "1.5 GB": 2, "10240 MiB": 10,
+		"20000000000 B": 19, "1 kB": 1, "0 MB": 0,
+	} {
+		sc, err := parseScalar(tSize, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sc.CloudGB(); got != want {
+			t.Errorf("%s: %d GB, want %d", in, got, want)
+		}
+	}
+}
