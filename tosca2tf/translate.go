@@ -171,6 +171,12 @@ func (tr *translator) run() (*Result, error) {
 	if tr.d.failed() {
 		return nil, tr.d.errs.sorted()
 	}
+	// Instance counts first: any node's values may index another node's instances.
+	for _, info := range tr.order {
+		if info.Kind == string(modules.Compute) {
+			info.count, info.scalable = tr.instanceCount(info.node)
+		}
+	}
 	tr.networkRoles()
 	for _, info := range tr.order {
 		if info.Kind != kindSoftware && info.Kind != kindRecorded {
