@@ -194,7 +194,7 @@ func TestDeploymentLifecycle(t *testing.T) {
 		if n == nil || n.State != store.ResStarted || n.CloudID == "" || n.Attributes["private_address"] == nil || n.Address != fmt.Sprintf("module.nodes[%d]", i) {
 			t.Fatalf("node %d: %+v", i, n)
 		}
-		if v := res[fmt.Sprintf("scratch[%d]", i)]; v == nil || v.State != store.ResCreated || v.Attributes["size_gb"] != 19.0 {
+		if v := res[fmt.Sprintf("scratch[%d]", i)]; v == nil || v.State != store.ResCreated || v.Attributes["size_gb"] != 20.0 { // 20 GB is 20 in the cloud's GB
 			t.Fatalf("volume %d: %+v", i, v)
 		}
 	}
