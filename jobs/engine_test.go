@@ -224,7 +224,7 @@ func TestDeploymentLifecycle(t *testing.T) {
 			t.Fatalf("%s changed id on an in-place update", k)
 		}
 	}
-	if res["nodes[0]"].Attributes["flavor"] != "large" || res["scratch[0]"].Attributes["size_gb"] != 38.0 {
+	if res["nodes[0]"].Attributes["flavor"] != "large" || res["scratch[0]"].Attributes["size_gb"] != 40.0 {
 		t.Fatalf("update not applied: %v %v", res["nodes[0]"].Attributes, res["scratch[0]"].Attributes)
 	}
 
