@@ -1,6 +1,7 @@
 package tosca2tf
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -222,5 +223,49 @@ func TestScalarUnit_CloudGB(t *testing.T) {
 		if got := sc.CloudGB(); got != want {
 			t.Errorf("%s: %d GB, want %d", in, got, want)
 		}
+	}
+}
+
+// An output that needs a value that will not exist is null with a warning: a
+// null never renders as "<nil>" inside a URL, and nothing fails in Terraform.
+func TestTranslate_AbsentValuesMakeNullOutputs(t *testing.T) {
+	tmpl := mustParse(t, `tosca_definitions_version: tosca_simple_yaml_1_3
+topology_template:
+  inputs:
+    domain: { type: string, required: false }
+    names: { type: list, entry_schema: { type: string }, default: [] }
+  node_templates:
+    vm: { type: tosca.nodes.Compute }
+  outputs:
+    url: { value: { concat: [ "https://", { get_input: domain }, "/" ] } }
+    first: { value: { get_input: [ names, 0 ] } }
+    public: { value: { concat: [ "ssh ", { get_attribute: [ vm, public_address ] } ] } }
+    private: { value: { concat: [ "ssh ", { get_attribute: [ vm, private_address ] } ] } }
+`)
+	res, err := Translate(tmpl, Options{Target: "local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(res.Main), "<nil>") {
+		t.Fatalf("a null rendered as <nil>:\n%s", res.Main)
+	}
+	var root struct {
+		Output map[string]map[string]any `json:"output"`
+	}
+	json.Unmarshal(res.Main, &root)
+	for name, line := range map[string]int{"url": 9, "first": 10, "public": 11} {
+		if v, ok := root.Output[name]["value"]; !ok || v != nil {
+			t.Errorf("output %s = %v, want null", name, v)
+		}
+		found := false
+		for _, w := range res.Warnings {
+			found = found || (w.Pos.Line == line && strings.Contains(w.Message, "output \""+name+"\"") && strings.Contains(w.Message, "it will be null"))
+		}
+		if !found {
+			t.Errorf("no warning for output %s at line %d: %v", name, line, res.Warnings)
+		}
+	}
+	if v := root.Output["private"]["value"]; v != `${join("", ["ssh ", module.vm[0].private_address])}` {
+		t.Errorf("private = %v", v)
 	}
 }
