@@ -35,11 +35,13 @@ const (
 	Network          Kind = "network"
 	Port             Kind = "port"
 	ObjectStorage    Kind = "object_storage"
+	// Software is the configuration payload of the software a Compute hosts.
+	Software Kind = "software"
 )
 
 // Kinds lists every module kind.
 func Kinds() []Kind {
-	return []Kind{Compute, BlockStorage, VolumeAttachment, Network, Port, ObjectStorage}
+	return []Kind{Compute, BlockStorage, VolumeAttachment, Network, Port, ObjectStorage, Software}
 }
 
 // Requirement is a provider a target's modules need, for the root module's
