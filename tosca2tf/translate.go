@@ -648,3 +648,20 @@ func encodeJSON(v any) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// TargetProblem is one thing wrong in a target's configuration.
+type TargetProblem struct {
+	Key     string // "boot_seconds", or "config" for the whole
+	Message string
+}
+
+// CheckTargetConfig says what is wrong with a target's configuration for the
+// modules of its kind: the rules the modules enforce at plan time, checked when
+// the target is saved rather than in every deployment's run.
+func CheckTargetConfig(kind string, cfg map[string]any) []TargetProblem {
+	var out []TargetProblem
+	for _, p := range modules.CheckTargetConfig(kind, cfg) {
+		out = append(out, TargetProblem{Key: p.Key, Message: p.Message})
+	}
+	return out
+}
