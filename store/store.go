@@ -41,6 +41,7 @@ type Store struct {
 	States      *States
 	Logs        *Logs
 	Logins      *Logins
+	Callbacks   *Callbacks
 }
 
 // Option changes how Open sets up a Store.
@@ -84,6 +85,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.States = &States{s}
 	s.Logs = &Logs{s}
 	s.Logins = &Logins{s}
+	s.Callbacks = &Callbacks{s}
 	return s, nil
 }
 
