@@ -51,10 +51,12 @@ func TestCallbacks_QueuedByEveryFinalStatusOnly(t *testing.T) {
 	if err != nil || len(list) != 2 {
 		t.Fatalf("callbacks: %d %v", len(list), err)
 	}
-	if list[0].Status != CreateComplete || list[0].URL != "https://hooks.example.org/cb" || list[0].State != CallbackPending {
+	// Not delivered before the update ended: superseded by the newer status.
+	if list[0].Status != CreateComplete || list[0].URL != "https://hooks.example.org/cb" || list[0].State != CallbackSuperseded {
 		t.Fatalf("first: %+v", list[0])
 	}
-	if list[1].Status != UpdateFailed || list[1].StatusReason != "quota exceeded" || list[1].URL != "https://hooks.example.org/other" {
+	if list[1].Status != UpdateFailed || list[1].StatusReason != "quota exceeded" || list[1].URL != "https://hooks.example.org/other" ||
+		list[1].State != CallbackPending {
 		t.Fatalf("second: %+v", list[1])
 	}
 	if other, _ := s.Callbacks.List(ctx, plain.ID); len(other) != 0 {
@@ -88,8 +90,8 @@ func TestCallbacks_ClaimLeaseRetryAndGiveUp(t *testing.T) {
 	if len(due) != 1 || due[0].Attempts != 2 {
 		t.Fatalf("after the lease: %+v", due)
 	}
-	if err := s.Callbacks.Retry(ctx, due[0].ID, "HTTP 503", clk.Now().Add(30*time.Second)); err != nil {
-		t.Fatal(err)
+	if superseded, err := s.Callbacks.Retry(ctx, due[0].ID, "HTTP 503", clk.Now().Add(30*time.Second)); err != nil || superseded {
+		t.Fatal(err, superseded)
 	}
 	if early, _ := s.Callbacks.Claim(ctx, 10, time.Minute); len(early) != 0 {
 		t.Fatal("claimed before its next attempt time")
@@ -112,5 +114,48 @@ func TestCallbacks_ClaimLeaseRetryAndGiveUp(t *testing.T) {
 	}
 	if err := s.Callbacks.Delivered(ctx, "nope"); ErrorCode(err) != ENotFound {
 		t.Fatalf("unknown callback: %v", err)
+	}
+}
+
+func TestCallbacks_InOrderAndSuperseded(t *testing.T) {
+	s, clk := openTest(t)
+	ctx := context.Background()
+	u := newUser(t, s, "u")
+	d := &Deployment{Template: "x", Target: "local", Owners: []string{u.ID}, Callback: "https://hooks.example.org/cb"}
+	s.Deployments.Create(ctx, d, u.ID)
+	update := func(status RunStatus) {
+		t.Helper()
+		if _, err := s.Deployments.Enqueue(ctx, d.ID, Request{Kind: RunUpdate, CreatedBy: u.ID}); err != nil {
+			t.Fatal(err)
+		}
+		finishRun(t, s, status, "")
+	}
+	finishRun(t, s, RunSucceeded, "") // CREATE_COMPLETE, owed
+	// Not sent yet when the next status comes: only the newest is owed.
+	update(RunFailed) // UPDATE_FAILED
+	list, _ := s.Callbacks.List(ctx, d.ID)
+	if len(list) != 2 || list[0].State != CallbackSuperseded || list[1].State != CallbackPending {
+		t.Fatalf("superseded: %+v %+v", list[0], list[1])
+	}
+	// Being sent when the next status comes: the newer one waits for it...
+	inflight, _ := s.Callbacks.Claim(ctx, 10, time.Minute)
+	if len(inflight) != 1 || inflight[0].Status != UpdateFailed {
+		t.Fatalf("claim: %+v", inflight)
+	}
+	update(RunSucceeded) // UPDATE_COMPLETE
+	if due, _ := s.Callbacks.Claim(ctx, 10, time.Minute); len(due) != 0 {
+		t.Fatalf("a deployment's newer callback went out before the older one ended: %+v", due)
+	}
+	// ...and the older one, failing, is not retried: the newer one goes instead.
+	if superseded, err := s.Callbacks.Retry(ctx, inflight[0].ID, "HTTP 503", clk.Now()); err != nil || !superseded {
+		t.Fatalf("retry of an outdated callback: %v %v", superseded, err)
+	}
+	due, _ := s.Callbacks.Claim(ctx, 10, time.Minute)
+	if len(due) != 1 || due[0].Status != UpdateComplete {
+		t.Fatalf("next: %+v", due)
+	}
+	list, _ = s.Callbacks.List(ctx, d.ID)
+	if list[1].State != CallbackSuperseded || list[1].LastError != "HTTP 503" {
+		t.Fatalf("after the retry: %+v", list[1])
 	}
 }
