@@ -601,6 +601,49 @@ func matrix() map[string]matrixRow {
 		"GET /api/v1/runs/:id":         {[4]int{401, 200, 404, 200}, func(f *fixture, _ string) cell { return cell{"/api/v1/runs/" + f.run, nil} }},
 		"POST /api/v1/runs/:id/cancel": {[4]int{401, 409, 404, 409}, func(f *fixture, _ string) cell { return cell{"/api/v1/runs/" + f.run + "/cancel", nil} }},
 		"DELETE /api/v1/logs":          {[4]int{401, 403, 403, 200}, static("/api/v1/logs?older_than=3650d", nil)},
+
+		// The INDIGO API: the same rules, INDIGO's status codes.
+		"GET /orchestrator/info":            {[4]int{200, 200, 200, 200}, static("/orchestrator/info", nil)},
+		"GET /orchestrator/configuration":   {[4]int{401, 200, 200, 200}, static("/orchestrator/configuration", nil)},
+		"GET /orchestrator/deployments":     {[4]int{401, 200, 200, 200}, static("/orchestrator/deployments", nil)},
+		"POST /orchestrator/deployments":    {[4]int{401, 201, 201, 201}, static("/orchestrator/deployments", map[string]any{"template": minimalTemplate})},
+		"GET /orchestrator/deployments/:id": {[4]int{401, 200, 404, 200}, indigoDep("", nil)},
+		"PUT /orchestrator/deployments/:id": {[4]int{401, 202, 404, 202}, func(f *fixture, who string) cell {
+			c := indigoFreshDep("")(f, who)
+			c.body = map[string]any{"template": example(f.app.t, "single-vm"), "parameters": map[string]any{"num_cpus": 2}}
+			return c
+		}},
+		"PATCH /orchestrator/deployments/:id":              {[4]int{401, 409, 404, 409}, indigoDep("", map[string]string{"status": "DELETE_FAILED"})},
+		"DELETE /orchestrator/deployments/:id":             {[4]int{401, 204, 404, 204}, indigoFreshDep("")},
+		"GET /orchestrator/deployments/:id/template":       {[4]int{401, 200, 404, 200}, indigoDep("/template", nil)},
+		"GET /orchestrator/deployments/:id/log":            {[4]int{401, 200, 404, 200}, indigoDep("/log", nil)},
+		"GET /orchestrator/deployments/:id/extrainfo":      {[4]int{401, 200, 404, 200}, indigoDep("/extrainfo", nil)},
+		"GET /orchestrator/deployments/:id/resources":      {[4]int{401, 200, 404, 200}, indigoDep("/resources", nil)},
+		"GET /orchestrator/deployments/:id/resources/:rid": {[4]int{401, 200, 404, 200}, indigoDep("/resources/{rid}", nil)},
+		"POST /orchestrator/deployments/:id/resources/:rid/actions": {[4]int{401, 202, 404, 202}, func(f *fixture, who string) cell {
+			c := indigoFreshDep("/resources/{rid}/actions")(f, who)
+			c.body = map[string]string{"type": "stop"}
+			return c
+		}},
+	}
+}
+
+func indigoDep(suffix string, body any) func(*fixture, string) cell {
+	return func(f *fixture, _ string) cell {
+		return cell{"/orchestrator/deployments/" + f.deployment + strings.ReplaceAll(suffix, "{rid}", f.resource), body}
+	}
+}
+
+// indigoFreshDep gives the owner and the admin a deployment of their own to
+// change; the other user tries the fixture's.
+func indigoFreshDep(suffix string) func(*fixture, string) cell {
+	return func(f *fixture, who string) cell {
+		id, rid := f.deployment, f.resource
+		if who == "owner" || who == "admin" {
+			id = f.settled()
+			rid = f.resourceOf(id)
+		}
+		return cell{"/orchestrator/deployments/" + id + strings.ReplaceAll(suffix, "{rid}", rid), nil}
 	}
 }
 

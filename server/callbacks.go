@@ -117,6 +117,17 @@ func parseHostPattern(raw string) (hostPattern, error) {
 	return p, nil
 }
 
+// CheckCallbackAllow checks allow-list entries (serve --callback-allow) the
+// way the server will read them.
+func CheckCallbackAllow(list []string) error {
+	for _, raw := range list {
+		if _, err := parseHostPattern(raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // callbackPolicy decides where callbacks may go and sends them with a client
 // that checks every address it connects to, after name resolution: a name that
 // resolves to a forbidden address is refused when it is used, not only when the
@@ -427,10 +438,13 @@ func (s *Server) deliverCallback(ctx context.Context, cb *store.Callback) {
 		})
 	default:
 		wait := s.callbackBackoff(cb.Attempts)
-		s.callbackOutcome(book, cb, store.LevelWarn, fmt.Sprintf("%s failed (attempt %d of %d): %s; next attempt in %s",
-			what, cb.Attempts, s.cfg.Callbacks.Attempts, problem, wait), func() error {
-			return s.store.Callbacks.Retry(book, cb.ID, problem, s.now().Add(wait))
-		})
+		superseded, err := s.store.Callbacks.Retry(book, cb.ID, problem, s.now().Add(wait))
+		msg := fmt.Sprintf("%s failed (attempt %d of %d): %s; next attempt in %s", what, cb.Attempts, s.cfg.Callbacks.Attempts, problem, wait)
+		if superseded {
+			msg = fmt.Sprintf("%s failed (attempt %d of %d): %s; not tried again: the deployment has a newer status to send",
+				what, cb.Attempts, s.cfg.Callbacks.Attempts, problem)
+		}
+		s.callbackOutcome(book, cb, store.LevelWarn, msg, func() error { return err })
 	}
 }
 

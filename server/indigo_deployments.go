@@ -91,7 +91,10 @@ func (s *Server) indigoDeployment(ctx context.Context, d *store.Deployment, l *l
 	candidates := append([]string{d.CreatedBy}, d.Owners...)
 	out.CreatedBy = indigoIdentity{Subject: d.CreatedBy, Issuer: s.localIssuer()}
 	for _, id := range candidates {
-		if u := k.user(ctx, s.store, id); id != "" && u != nil {
+		if id == "" {
+			continue
+		}
+		if u := k.user(ctx, s.store, id); u != nil {
 			out.CreatedBy = s.identityOf(u)
 			break
 		}
