@@ -280,6 +280,29 @@ func (o *orchent) depls(createdBy, group string) []orchentDeployment {
 	}
 }
 
+// resls is `orchent resls uuid`: the list, then every next page while self,
+// next and last are there and self is not last.
+func (o *orchent) resls(id string) []orchentResource {
+	o.t.Helper()
+	path := "./deployments/" + id + "/resources"
+	var all []orchentResource
+	for pages := 0; ; pages++ {
+		if pages > 50 {
+			o.t.Fatal("orchent follows next links forever")
+		}
+		var list orchentResourceList
+		if err := o.receive(o.send("GET", path, nil), &list); err != nil {
+			o.t.Fatalf("resls: %v", err)
+		}
+		all = append(all, list.Resources...)
+		self, next, last := orchentLinkOf("self", list.Links), orchentLinkOf("next", list.Links), orchentLinkOf("last", list.Links)
+		if self == nil || next == nil || last == nil || self.HRef == last.HRef {
+			return all
+		}
+		path = next.HRef
+	}
+}
+
 // ---- orpy ----
 
 // orpy is OrpyClient: url + "/", "Bearer" + token with no space, Accept JSON,

@@ -524,7 +524,41 @@ func TestIndigo_Paging(t *testing.T) {
 			t.Fatalf("%s: %d deployments, want %d", c.query, got, c.total)
 		}
 	}
-	_ = bobs
+
+	// A deployment with 13 resources: orchent and the dashboard page through them.
+	var synced []*store.Resource
+	for i := 0; i < 12; i++ {
+		synced = append(synced, &store.Resource{Node: "worker", Instance: i, ToscaType: "tosca.nodes.Compute", Kind: "compute",
+			Address: fmt.Sprintf("module.worker[%d]", i), CloudID: fmt.Sprintf("server-%d", i), State: store.ResStarted,
+			Attributes: map[string]any{"private_address": fmt.Sprintf("10.0.0.%d", i+10), "vcpus": 2}})
+	}
+	synced = append(synced, &store.Resource{Node: "data", ToscaType: "tosca.nodes.BlockStorage", Kind: "block_storage", Address: "module.data[0]",
+		State: store.ResCreated, Attributes: map[string]any{}})
+	if err := app.store.Resources.Sync(t.Context(), bobs, synced); err != nil {
+		t.Fatal(err)
+	}
+	if got := newOrchent(t, app, bob).resls(bobs); len(got) != 13 {
+		t.Fatalf("orchent resls: %d resources", len(got))
+	}
+	dash := newDashboard(t, app, bob)
+	if got := dash.allResults(dash.url + "/deployments/" + bobs + "/resources"); len(got) != 13 {
+		t.Fatalf("the dashboard's get_resources: %d", len(got))
+	}
+	byName := app.expect(200, "GET", "/orchestrator/deployments/"+bobs+"/resources?sort=toscaNodeName,asc&size=1", bob, nil).JSON(t)
+	if c := byName["content"].([]any); len(c) != 1 || c[0].(map[string]any)["toscaNodeName"] != "data" ||
+		byName["page"].(map[string]any)["totalPages"].(float64) != 13 {
+		t.Fatalf("sorted by node name: %v", byName)
+	}
+	compute := app.expect(200, "GET", "/orchestrator/deployments/"+bobs+"/resources?type=tosca.nodes.Compute&page=1", bob, nil).JSON(t)
+	if c := compute["content"].([]any); len(c) != 2 || compute["page"].(map[string]any)["totalElements"].(float64) != 12 {
+		t.Fatalf("type filter, page 1: %v", compute)
+	}
+	meta := compute["content"].([]any)[0].(map[string]any)["metadata"].(map[string]any)
+	if meta["vcpus"] != "2" || !strings.HasPrefix(meta["terraformAddress"].(string), "module.worker[") {
+		t.Fatalf("metadata: %v", meta)
+	}
+	app.expect(404, "GET", "/orchestrator/deployments/"+bobs+"/resources", alice, nil)
+	app.expect(400, "GET", "/orchestrator/deployments/"+bobs+"/resources?sort=colour", bob, nil)
 
 	// Links follow a trusted proxy, or the configured public URL.
 	proxied := newTestApp(t, withIdleEngine(t), func(c *Config, _ *Deps) { c.ClientIPHeader = "X-Forwarded-For" })
