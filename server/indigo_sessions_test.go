@@ -83,6 +83,11 @@ func (o *orchentSession) create() {
 	if err := o.receive(o.send("GET", "./info", nil), &info); err != nil || info.Version != "test" || info.Hostname != "127.0.0.1" || info.Time == "" {
 		t.Fatalf("orchent test: %v %+v", err, info)
 	}
+	// orchent showconf: a map of strings.
+	var conf map[string]string
+	if err := o.receive(o.send("GET", "./configuration", nil), &conf); err != nil || conf["orchestrator_url"] != app.url+"/orchestrator" {
+		t.Fatalf("orchent showconf: %v %v", err, conf)
+	}
 	// orchent depcreate template.yaml '{"num_cpus": 1, "volume_size": "2 GB"}'
 	res := o.send("POST", "./deployments", orchentCreateRequest{Template: o.tmpl, Parameters: map[string]any{"num_cpus": 1, "volume_size": "2 GB"},
 		KeepLastAttempt: "true"})
