@@ -151,6 +151,7 @@ func waitRetry(t *testing.T, app *testApp, id string, n int) {
 }
 
 func TestCallbacks_DeliveredRetriedAndGivenUp(t *testing.T) {
+	t.Parallel() // its own service and database
 	sink := newCallbackSink(t)
 	app := newTestApp(t, withIdleEngine(t), withCallbacks(true, "127.0.0.1"))
 	_, token := app.signup("alice")
@@ -241,6 +242,7 @@ func TestCallbacks_DeliveredRetriedAndGivenUp(t *testing.T) {
 }
 
 func TestCallbacks_RefusedDestinations(t *testing.T) {
+	t.Parallel() // its own service and database
 	sink := newCallbackSink(t)
 	port := sink.url[strings.LastIndex(sink.url, ":"):]
 	app := newTestApp(t, withIdleEngine(t), withCallbacks(false, "127.0.0.1", "localhost", "hooks.example.org:8443", "*.example.net"))
@@ -287,6 +289,7 @@ func TestCallbacks_RefusedDestinations(t *testing.T) {
 // TestCallbacks_SurviveARestart: a callback owed while no dispatcher runs (the
 // service was down) is delivered by the next service on the same database.
 func TestCallbacks_SurviveARestart(t *testing.T) {
+	t.Parallel() // its own service and database
 	sink := newCallbackSink(t)
 	app := newTestApp(t, withIdleEngine(t), withCallbacks(true, "127.0.0.1"))
 	_, token := app.signup("alice")
@@ -310,6 +313,7 @@ func TestCallbacks_SurviveARestart(t *testing.T) {
 }
 
 func TestParseHostPattern(t *testing.T) {
+	t.Parallel() // pure function
 	for raw, want := range map[string]string{
 		"Hooks.Example.org": "hooks.example.org", "*.example.org": "*.example.org", "hooks.example.org:8443": "hooks.example.org:8443",
 		"10.0.0.5": "10.0.0.5", "[fd00::1]:443": "[fd00::1]:443", "fd00::1": "[fd00::1]", "::ffff:10.1.2.3": "10.1.2.3",

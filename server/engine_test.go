@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,10 +75,16 @@ type responseValidator struct {
 	count  int
 }
 
+// registerDecoders registers the body decoders once: they live in a global map
+// that tests running in parallel must not write at the same time.
+var registerDecoders sync.Once
+
 func newResponseValidator(t testing.TB) *responseValidator {
-	for _, ct := range []string{"text/html", "application/yaml", "image/png", "image/jpeg", "text/plain"} {
-		openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
-	}
+	registerDecoders.Do(func() {
+		for _, ct := range []string{"text/html", "application/yaml", "image/png", "image/jpeg", "text/plain"} {
+			openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
+		}
+	})
 	raw, err := OpenAPI()
 	if err != nil {
 		t.Fatal(err)

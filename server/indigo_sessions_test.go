@@ -16,6 +16,7 @@ import (
 // it reads. The sessions move in step (create, read, update, delete) so that
 // their Terraform runs overlap. Each deployment is the same one in /api/v1.
 func TestIndigo_Clients(t *testing.T) {
+	t.Parallel() // its own service and database
 	hook := newCallbackSink(t)
 	app := newTestApp(t, withEngine(t), withCallbacks(true, "127.0.0.1"))
 	oc := newOrchentSession(t, app)

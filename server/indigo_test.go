@@ -16,6 +16,7 @@ import (
 // TestIndigo_SameDeploymentBothWays creates through each API and reads through
 // the other.
 func TestIndigo_SameDeploymentBothWays(t *testing.T) {
+	t.Parallel() // its own service and database
 	app := newTestApp(t, withIdleEngine(t))
 	_, token := app.signup("alice")
 	tmpl := example(t, "single-vm")
@@ -56,6 +57,7 @@ func TestIndigo_SameDeploymentBothWays(t *testing.T) {
 // TestIndigo_Paging checks Spring's paging as orchent and the dashboard follow
 // it, the createdBy and excludedStatus filters, and who may list what.
 func TestIndigo_Paging(t *testing.T) {
+	t.Parallel() // its own service and database
 	app := newTestApp(t, withIdleEngine(t))
 	aliceID, alice := app.signup("alice")
 	bobID, bob := app.signup("bob")
@@ -218,6 +220,7 @@ func uuidsOfMaps(list []map[string]any) []string {
 // TestIndigo_ResetAStuckDeletion: PATCH {"status":"DELETE_FAILED"} fails a
 // deletion whose worker is gone, not one a worker still holds.
 func TestIndigo_ResetAStuckDeletion(t *testing.T) {
+	t.Parallel() // its own service and database
 	app := newTestApp(t, withIdleEngine(t))
 	_, token := app.signup("alice")
 	ctx := t.Context()
@@ -255,6 +258,7 @@ func TestIndigo_ResetAStuckDeletion(t *testing.T) {
 // TestIndigo_Errors: INDIGO's error shape everywhere under /orchestrator, with
 // the details our own API lists folded into the message.
 func TestIndigo_Errors(t *testing.T) {
+	t.Parallel() // its own service and database
 	app := newTestApp(t, withIdleEngine(t))
 	_, token := app.signup("alice")
 	for _, c := range []struct {
@@ -295,6 +299,7 @@ func TestIndigo_Errors(t *testing.T) {
 // registering (it is registered at its first call); createdBy is (sub, iss);
 // userGroup must be one of the token's groups; orpy's "Bearer<jwt>" works.
 func TestIndigo_OIDC(t *testing.T) {
+	t.Parallel() // its own service and database
 	idp := newTestIdP(t)
 	app := newTestApp(t, withIdleEngine(t), func(c *Config, _ *Deps) {
 		c.OIDC = OIDCConfig{Issuers: []string{idp.srv.URL}}
@@ -333,6 +338,7 @@ func TestIndigo_OIDC(t *testing.T) {
 
 // TestBearerWithoutSpace: orpy writes "Bearer" and the token with no space.
 func TestBearerWithoutSpace(t *testing.T) {
+	t.Parallel() // its own service and database
 	app := newTestApp(t)
 	_, token := app.signup("alice")
 	for header, code := range map[string]int{"Bearer" + token: 200, "bearer " + token: 200, "Bearer": 401, "Basic " + token: 401, "Bearerx": 401} {
