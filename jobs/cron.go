@@ -42,10 +42,8 @@ func (e *Engine) StartCron(s Schedules) (*cron.Cron, error) {
 			if s.LogRetention <= 0 {
 				return nil
 			}
-			n, err := e.PurgeLogs(ctx, e.store.Now().Add(-s.LogRetention))
-			if n > 0 {
-				e.log.Info("log retention", "deleted_lines", n, "older_than", s.LogRetention.String())
-			}
+			// A job, like a manual purge: admins follow it in GET /api/v1/jobs.
+			_, err := e.QueuePurge(ctx, e.store.Now().Add(-s.LogRetention), s.LogRetention.String(), "")
 			return err
 		}},
 		{s.Cleanup, "cleanup", func(ctx context.Context) error { _, err := e.CleanupWorkdirs(ctx); return err }},
@@ -64,31 +62,6 @@ func (e *Engine) StartCron(s Schedules) (*cron.Cron, error) {
 	}
 	c.Start()
 	return c, nil
-}
-
-// DetectStalled fails running runs whose heartbeat is older than StallAfter (their
-// worker died or hangs) and in-progress deployments no run is working on. It
-// returns how many runs it failed.
-func (e *Engine) DetectStalled(ctx context.Context) (int, error) {
-	before := e.store.Now().Add(-e.cfg.StallAfter)
-	runs, err := e.store.Runs.Stalled(ctx, before)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, r := range runs {
-		if e.Holds(r.ID) {
-			continue // ours and alive: its heartbeat is only late
-		}
-		e.failStalled(ctx, r, fmt.Sprintf("no heartbeat since %s", r.HeartbeatAt.Format(time.RFC3339)))
-		n++
-	}
-	return n, e.failOrphanedDeployments(ctx, "its run ended without finishing it")
-}
-
-// PurgeLogs deletes log lines older than before, in batches.
-func (e *Engine) PurgeLogs(ctx context.Context, before time.Time) (int64, error) {
-	return e.store.Logs.Purge(ctx, before, 5000)
 }
 
 // CleanupWorkdirs removes the workdirs of deployments that no longer exist (hard
@@ -111,6 +84,7 @@ func (e *Engine) CleanupWorkdirs(ctx context.Context) (int, error) {
 			continue
 		}
 		unlock := e.lock(ent.Name())
+		killProcessesUnder(filepath.Join(e.cfg.DataDir, "work", ent.Name()))
 		err := os.RemoveAll(filepath.Join(e.cfg.DataDir, "work", ent.Name()))
 		unlock()
 		if err != nil {
@@ -125,5 +99,6 @@ func (e *Engine) CleanupWorkdirs(ctx context.Context) (int, error) {
 func (e *Engine) RemoveWorkdir(deploymentID string) error {
 	unlock := e.lock(deploymentID)
 	defer unlock()
+	killProcessesUnder(e.workdir(deploymentID))
 	return os.RemoveAll(e.workdir(deploymentID))
 }

@@ -105,7 +105,12 @@ func (h *harness) wait(id string, want store.Status) *store.Deployment {
 	h.t.Helper()
 	// A guard against a hang, not a timing assertion: a loaded 2-core machine
 	// runs 20 deployments in well under this.
-	deadline := time.Now().Add(10 * time.Minute)
+	return h.waitUpTo(id, want, 10*time.Minute)
+}
+
+func (h *harness) waitUpTo(id string, want store.Status, limit time.Duration) *store.Deployment {
+	h.t.Helper()
+	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		d, err := h.store.Deployments.Get(context.Background(), id)
 		if err != nil {
@@ -166,6 +171,7 @@ func (h *harness) updateInputs(id string, inputs map[string]any, kind store.RunK
 }
 
 func TestDeploymentLifecycle(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpt{start: true})
 	ctx := context.Background()
 	d := h.submit(example(t, "cluster"), map[string]any{"node_count": 3})
@@ -179,7 +185,7 @@ func TestDeploymentLifecycle(t *testing.T) {
 		if n == nil || n.State != store.ResStarted || n.CloudID == "" || n.Attributes["private_address"] == nil || n.Address != fmt.Sprintf("module.nodes[%d]", i) {
 			t.Fatalf("node %d: %+v", i, n)
 		}
-		if v := res[fmt.Sprintf("scratch[%d]", i)]; v == nil || v.State != store.ResCreated || v.Attributes["size_gb"] != 19.0 {
+		if v := res[fmt.Sprintf("scratch[%d]", i)]; v == nil || v.State != store.ResCreated || v.Attributes["size_gb"] != 20.0 { // 20 GB is 20 in the cloud's GB
 			t.Fatalf("volume %d: %+v", i, v)
 		}
 	}
@@ -209,7 +215,7 @@ func TestDeploymentLifecycle(t *testing.T) {
 			t.Fatalf("%s changed id on an in-place update", k)
 		}
 	}
-	if res["nodes[0]"].Attributes["flavor"] != "large" || res["scratch[0]"].Attributes["size_gb"] != 38.0 {
+	if res["nodes[0]"].Attributes["flavor"] != "large" || res["scratch[0]"].Attributes["size_gb"] != 40.0 {
 		t.Fatalf("update not applied: %v %v", res["nodes[0]"].Attributes, res["scratch[0]"].Attributes)
 	}
 
@@ -281,6 +287,7 @@ func TestDeploymentLifecycle(t *testing.T) {
 }
 
 func TestFailingApplyIsCreateFailedWithTheReason(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpt{start: true})
 	d := h.submit(example(t, "vm-with-volume"), map[string]any{"volume_size": "5000 GB"})
 	d = h.wait(d.ID, store.CreateFailed)
@@ -301,6 +308,7 @@ func TestFailingApplyIsCreateFailedWithTheReason(t *testing.T) {
 }
 
 func TestManyDeploymentsAndPerDeploymentOrder(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpt{start: true, workers: 4})
 	ctx := context.Background()
 	var ds []*store.Deployment
@@ -328,6 +336,7 @@ func TestManyDeploymentsAndPerDeploymentOrder(t *testing.T) {
 }
 
 func TestCancelRunningRun(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpt{start: true, target: map[string]any{"boot_seconds": 30}})
 	ctx := context.Background()
 	d := h.submit(example(t, "single-vm"), nil)
@@ -351,11 +360,14 @@ func TestCancelRunningRun(t *testing.T) {
 	if r.Status != store.RunCancelled || time.Since(start) > 25*time.Second {
 		t.Fatalf("run %s after %s: %s", r.Status, time.Since(start), r.Error)
 	}
+	// Terraform, its providers and its provisioners are gone with their group.
+	h.noProcessesLeft()
 	h.enqueue(d.ID, store.Request{Kind: store.RunDelete})
 	h.wait(d.ID, store.DeleteComplete)
 }
 
 func TestLostWorkdirIsRebuiltFromTheStore(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpt{start: true})
 	d := h.submit(example(t, "single-vm"), nil)
 	h.wait(d.ID, store.CreateComplete)
@@ -374,6 +386,7 @@ func TestLostWorkdirIsRebuiltFromTheStore(t *testing.T) {
 }
 
 func TestStalledRunsAndOrphansFailWithInjectedClock(t *testing.T) {
+	t.Parallel()
 	clk := clocktest.New()
 	h := newHarness(t, harnessOpt{clock: clk.Now}) // no workers: runs are claimed by hand
 	ctx := context.Background()
@@ -390,7 +403,8 @@ func TestStalledRunsAndOrphansFailWithInjectedClock(t *testing.T) {
 	if n, err := h.engine.DetectStalled(ctx); err != nil || n != 1 {
 		t.Fatalf("stalled: %d %v", n, err)
 	}
-	got, _ := h.store.Deployments.Get(ctx, d.ID)
+	// The run never started Terraform: taken over, it fails at once.
+	got := h.wait(d.ID, store.CreateFailed)
 	r, _ := h.store.Runs.Get(ctx, run.ID)
 	if got.Status != store.CreateFailed || !strings.Contains(got.StatusReason, "no heartbeat") || r.Status != store.RunFailed {
 		t.Fatalf("after detection: %s %q, run %s", got.Status, got.StatusReason, r.Status)
@@ -401,6 +415,7 @@ func TestStalledRunsAndOrphansFailWithInjectedClock(t *testing.T) {
 }
 
 func TestRetentionPurgesOldLinesWithInjectedClock(t *testing.T) {
+	t.Parallel()
 	clk := clocktest.New()
 	h := newHarness(t, harnessOpt{clock: clk.Now})
 	ctx := context.Background()
@@ -410,17 +425,55 @@ func TestRetentionPurgesOldLinesWithInjectedClock(t *testing.T) {
 	}
 	clk.Advance(100 * 24 * time.Hour)
 	h.store.Logs.Append(ctx, d.ID, &store.LogLine{Level: store.LevelInfo, Source: store.SourceOrchestrator, Message: "new"})
-	n, err := h.engine.PurgeLogs(ctx, clk.Now().Add(-90*24*time.Hour))
-	if err != nil || n < 10 {
-		t.Fatalf("purged %d: %v", n, err)
+	// A purge job left running by a dead worker (no heartbeat for longer than
+	// the stall limit) is taken over and finished: purges are idempotent.
+	stale, err := h.engine.QueuePurge(ctx, clk.Now().Add(-90*24*time.Hour), "90d", "")
+	if err != nil {
+		t.Fatal(err)
 	}
-	lines, _, _ := h.store.Logs.List(ctx, d.ID, store.LogFilter{}, store.Page{})
-	if len(lines) != 1 || lines[0].Message != "new" {
-		t.Fatalf("left: %v", lines)
+	if j, err := h.store.Jobs.Claim(ctx, "a-dead-worker", clk.Now()); err != nil || j.ID != stale.ID {
+		t.Fatalf("claim: %v %v", j, err)
+	}
+	clk.Advance(h.engine.cfg.StallAfter + time.Minute)
+	if err := h.engine.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stop, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		h.engine.Stop(stop)
+	})
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		j, err := h.store.Jobs.Get(ctx, stale.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Status == store.JobSucceeded {
+			var p PurgeProgress
+			if err := json.Unmarshal(j.Progress, &p); err != nil || p.Deleted < 10 || p.Deleted != p.Planned {
+				t.Fatalf("progress %s: %v", j.Progress, err)
+			}
+			break
+		}
+		if j.Status == store.JobFailed || time.Now().After(deadline) {
+			t.Fatalf("job: %+v", j)
+		}
+	}
+	lines, _, _ := h.store.Logs.List(ctx, d.ID, store.LogFilter{}, store.Page{Size: store.MaxPageSize})
+	kept := false
+	for _, l := range lines {
+		if l.Message == "old" {
+			t.Fatalf("an old line is left: %+v", l)
+		}
+		kept = kept || l.Message == "new"
+	}
+	if !kept {
+		t.Fatalf("the newest line went: %v", lines)
 	}
 }
 
 func TestCleanupRemovesWorkdirsOfHardDeletedDeployments(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpt{start: true})
 	ctx := context.Background()
 	keep := h.submit(example(t, "single-vm"), nil)
@@ -440,6 +493,7 @@ func TestCleanupRemovesWorkdirsOfHardDeletedDeployments(t *testing.T) {
 }
 
 func TestRedactState(t *testing.T) {
+	t.Parallel()
 	doc := map[string]any{"values": map[string]any{
 		"outputs": map[string]any{"pw": map[string]any{"sensitive": true, "value": "hunter2"}},
 		"root_module": map[string]any{"child_modules": []any{map[string]any{"resources": []any{map[string]any{

@@ -64,29 +64,37 @@ func (s *Server) getLogs(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if !follow {
+		// A page of the log: cached while nothing is written (the ownership
+		// check included: it cannot change without a write).
+		return s.cachedList(c, func() (any, error) {
+			d, err := s.deployment(c, c.Params("id"))
+			if err != nil {
+				return nil, err
+			}
+			page, err := q.page()
+			if err != nil {
+				return nil, err
+			}
+			lines, total, err := s.store.Logs.List(c.UserContext(), d.ID, f, page)
+			if err != nil {
+				return nil, err
+			}
+			return newList(c, lines, page, total), nil
+		})
+	}
 	d, err := s.deployment(c, c.Params("id"))
 	if err != nil {
 		return err
 	}
-	if follow {
-		if id := c.Get("Last-Event-ID"); id != "" {
-			n, err := strconv.ParseInt(id, 10, 64)
-			if err != nil || n < 0 {
-				return badRequest("Last-Event-ID must be a log sequence number")
-			}
-			f.AfterSeq = n
+	if id := c.Get("Last-Event-ID"); id != "" {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil || n < 0 {
+			return badRequest("Last-Event-ID must be a log sequence number")
 		}
-		return s.followLogs(c, d.ID, f)
+		f.AfterSeq = n
 	}
-	page, err := q.page()
-	if err != nil {
-		return err
-	}
-	lines, total, err := s.store.Logs.List(c.UserContext(), d.ID, f, page)
-	if err != nil {
-		return err
-	}
-	return c.JSON(newList(c, lines, page, total))
+	return s.followLogs(c, d.ID, f)
 }
 
 // followLogs streams lines as they are written. The stream ends (event "end")
@@ -113,7 +121,7 @@ func (s *Server) followLogs(c *fiber.Ctx, deploymentID string, f store.LogFilter
 				return // deleted meanwhile
 			}
 			f.AfterSeq = cursor
-			lines, _, err := st.Logs.List(ctx, deploymentID, f, store.Page{Size: store.MaxPageSize})
+			lines, err := st.Logs.Next(ctx, deploymentID, f, store.MaxPageSize)
 			if err != nil {
 				return
 			}
@@ -160,12 +168,8 @@ func (s *Server) followLogs(c *fiber.Ctx, deploymentID string, f store.LogFilter
 	return nil
 }
 
-type purgeResult struct {
-	Deleted int64     `json:"deleted"`
-	Before  time.Time `json:"before"`
-}
-
-// purgeLogs deletes log lines older than a period (admins), like the retention job.
+// purgeLogs queues a job deleting log lines older than a period (admins), like
+// the retention schedule: 202 with the job, to follow at /api/v1/jobs/{id}.
 // minPurgeAge is the youngest age a manual purge takes without force: a typo such
 // as older_than=0 must not wipe every log of every deployment.
 const minPurgeAge = time.Hour
@@ -192,12 +196,12 @@ func (s *Server) purgeLogs(c *fiber.Ctx) error {
 			"the minimum is 1h: pass force=true to purge more recent lines anyway", raw).
 			WithDetails(store.Detail{Field: "older_than", Message: "must be at least 1h unless force=true"})
 	}
-	before := s.now().Add(-d)
-	n, err := s.engine.PurgeLogs(c.UserContext(), before)
+	j, err := s.engine.QueuePurge(c.UserContext(), s.now().Add(-d), raw, principalOf(c).User.ID)
 	if err != nil {
 		return err
 	}
-	return c.JSON(purgeResult{Deleted: n, Before: before.UTC()})
+	c.Set(fiber.HeaderLocation, "/api/v1/jobs/"+j.ID)
+	return c.Status(fiber.StatusAccepted).JSON(j)
 }
 
 // parseAge reads "30d", "12h", "90m".

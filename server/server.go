@@ -74,8 +74,8 @@ type Engine interface {
 	// Plan previews an update without changing anything; redeploy plans the
 	// replacement of every resource, as a redeploy run does.
 	Plan(ctx context.Context, d *store.Deployment, redeploy bool) (any, error)
-	// PurgeLogs deletes log lines older than before.
-	PurgeLogs(ctx context.Context, before time.Time) (int64, error)
+	// QueuePurge queues a job deleting log lines older than before.
+	QueuePurge(ctx context.Context, before time.Time, olderThan, by string) (*store.Job, error)
 	// RemoveWorkdir removes a hard-deleted deployment's workdir.
 	RemoveWorkdir(deploymentID string) error
 }
@@ -99,10 +99,14 @@ type Server struct {
 	resolver  *tosca2tf.Resolver
 	done      chan struct{}
 	oidc      *oidcVerifiers
-	routes    []Route
-	ui        *ui.Handler
-	callbacks *callbackPolicy
-	started   time.Time
+	// lists caches rendered list pages, identities authenticated users: both
+	// exact, checked against the store's generation (see genCache).
+	lists      *genCache[[]byte]
+	identities *genCache[*store.User]
+	routes     []Route
+	ui         *ui.Handler
+	callbacks  *callbackPolicy
+	started    time.Time
 	// background counts goroutines Shutdown waits for (the callback dispatcher).
 	background sync.WaitGroup
 }
@@ -172,6 +176,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, store: deps.Store, log: log, now: now, toolchain: deps.Toolchain, engine: deps.Engine,
 		resolver: resolver, done: make(chan struct{}), metrics: metrics, callbacks: policy, started: now()}
 	s.oidc = newOIDCVerifiers(cfg.OIDC, now)
+	s.lists = newGenCache[[]byte](4096)
+	s.identities = newGenCache[*store.User](4096)
 	s.app = fiber.New(fiber.Config{
 		AppName:      "orchestrator",
 		ErrorHandler: s.handleError,
@@ -343,6 +349,8 @@ func (s *Server) registerRoutes() {
 	s.handle("GET", "/api/v1/runs/:id", Member, s.getRun)
 	s.handle("POST", "/api/v1/runs/:id/cancel", Member, s.cancelRun)
 	s.handle("DELETE", "/api/v1/logs", Admin, s.purgeLogs)
+	s.handle("GET", "/api/v1/jobs", Admin, s.listJobs)
+	s.handle("GET", "/api/v1/jobs/:id", Admin, s.getJob)
 
 	s.registerIndigoRoutes()
 }

@@ -78,34 +78,42 @@ func (q *Logs) Append(ctx context.Context, deploymentID string, lines ...*LogLin
 	if len(lines) == 0 {
 		return nil
 	}
-	err := q.s.tx(ctx, func(tx *sql.Tx) error {
-		var last int64
-		if err := tx.QueryRowContext(ctx, "UPDATE deployments SET log_seq = log_seq + ? WHERE id = ? RETURNING log_seq",
-			len(lines), deploymentID).Scan(&last); err != nil {
-			return notFound(err, "deployment", deploymentID)
-		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO log_lines (deployment_id, seq, time, level, source, run_id, resource, message)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		first := last - int64(len(lines)) + 1
-		for i, l := range lines {
-			l.DeploymentID, l.Seq = deploymentID, first+int64(i)
-			if l.Time.IsZero() {
-				l.Time = q.s.Now()
-			}
-			if _, err := stmt.ExecContext(ctx, deploymentID, l.Seq, fmtTime(l.Time), l.Level, l.Source, l.RunID, l.Resource, l.Message); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := q.s.tx(ctx, func(tx *sql.Tx) error { return appendLines(ctx, tx, q.s, deploymentID, lines) })
 	if err != nil {
 		return wrapUnlessStoreError(err, "append logs of %s", deploymentID)
 	}
+	q.s.counts.forget(deploymentID) // filtered log totals of this deployment changed
 	logNotify(deploymentID)
+	return nil
+}
+
+// appendLines numbers and inserts lines inside a transaction; the caller wakes
+// followers (logNotify) once it commits.
+func appendLines(ctx context.Context, tx *sql.Tx, s *Store, deploymentID string, lines []*LogLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	var last int64
+	if err := tx.QueryRowContext(ctx, "UPDATE deployments SET log_seq = log_seq + ? WHERE id = ? RETURNING log_seq",
+		len(lines), deploymentID).Scan(&last); err != nil {
+		return notFound(err, "deployment", deploymentID)
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO log_lines (deployment_id, seq, time, level, source, run_id, resource, message)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	first := last - int64(len(lines)) + 1
+	for i, l := range lines {
+		l.DeploymentID, l.Seq = deploymentID, first+int64(i)
+		if l.Time.IsZero() {
+			l.Time = s.Now()
+		}
+		if _, err := stmt.ExecContext(ctx, deploymentID, l.Seq, fmtTime(l.Time), l.Level, l.Source, l.RunID, l.Resource, l.Message); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -128,8 +136,33 @@ func levelsFrom(level string) []string {
 	return LogLevels
 }
 
-// List returns a page of a deployment's log in seq order.
+// Next returns up to limit lines after f.AfterSeq matching f, in seq order,
+// without counting: what a follower reads between waits.
+func (q *Logs) Next(ctx context.Context, deploymentID string, f LogFilter, limit int) ([]*LogLine, error) {
+	cond, args := logCondition(deploymentID, f)
+	return q.query(ctx, deploymentID, "WHERE "+cond+" ORDER BY seq LIMIT ?", append(args, limit)...)
+}
+
+// List returns a page of a deployment's log in seq order. A deployment's lines
+// are numbered without gaps and retention removes only its oldest ones, so an
+// unfiltered page is a range of sequence numbers: the last page of a
+// million-line log costs what the first does. Filtered pages count (cached, see
+// countCache) and skip.
 func (q *Logs) List(ctx context.Context, deploymentID string, f LogFilter, p Page) ([]*LogLine, Total, error) {
+	if f == (LogFilter{}) {
+		return q.listRange(ctx, deploymentID, p)
+	}
+	cond, args := logCondition(deploymentID, f)
+	n, err := q.s.counts.get(ctx, q.s.db, "SELECT COUNT(*) FROM log_lines WHERE "+cond, args)
+	if err != nil {
+		return nil, Total{}, fmt.Errorf("count logs: %w", err)
+	}
+	lines, err := q.query(ctx, deploymentID, "WHERE "+cond+" ORDER BY seq LIMIT ? OFFSET ?", append(args, p.limit(), p.offset())...)
+	return lines, totalOf(n, p), err
+}
+
+// logCondition is the WHERE clause of a filtered log read.
+func logCondition(deploymentID string, f LogFilter) (string, []any) {
 	where, args := []string{"deployment_id = ?"}, []any{deploymentID}
 	if f.Since != nil {
 		where = append(where, "time >= ?")
@@ -158,15 +191,31 @@ func (q *Logs) List(ctx context.Context, deploymentID string, f LogFilter, p Pag
 		where = append(where, "seq > ?")
 		args = append(args, f.AfterSeq)
 	}
-	cond := strings.Join(where, " AND ")
-	var n int
-	if err := q.s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM log_lines WHERE "+cond, args...).Scan(&n); err != nil {
-		return nil, Total{}, fmt.Errorf("count logs: %w", err)
-	}
-	rows, err := q.s.db.QueryContext(ctx, `SELECT seq, time, level, source, run_id, resource, message FROM log_lines WHERE `+cond+
-		" ORDER BY seq LIMIT ? OFFSET ?", append(args, p.limit(), p.offset())...)
+	return strings.Join(where, " AND "), args
+}
+
+// listRange serves an unfiltered page as a sequence range.
+func (q *Logs) listRange(ctx context.Context, deploymentID string, p Page) ([]*LogLine, Total, error) {
+	var first sql.NullInt64
+	var last int64
+	err := q.s.db.QueryRowContext(ctx, `SELECT (SELECT MIN(seq) FROM log_lines WHERE deployment_id = d.id), d.log_seq
+		FROM deployments d WHERE d.id = ?`, deploymentID).Scan(&first, &last)
 	if err != nil {
-		return nil, Total{}, fmt.Errorf("list logs: %w", err)
+		return nil, Total{}, notFound(err, "deployment", deploymentID)
+	}
+	if !first.Valid {
+		return []*LogLine{}, totalOf(0, p), nil
+	}
+	from := first.Int64 + int64(p.offset())
+	lines, err := q.query(ctx, deploymentID, "WHERE deployment_id = ? AND seq >= ? AND seq < ? ORDER BY seq",
+		deploymentID, from, from+int64(p.limit()))
+	return lines, totalOf(int(last-first.Int64+1), p), err
+}
+
+func (q *Logs) query(ctx context.Context, deploymentID, tail string, args ...any) ([]*LogLine, error) {
+	rows, err := q.s.db.QueryContext(ctx, `SELECT seq, time, level, source, run_id, resource, message FROM log_lines `+tail, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list logs: %w", err)
 	}
 	defer rows.Close()
 	lines := []*LogLine{}
@@ -174,12 +223,12 @@ func (q *Logs) List(ctx context.Context, deploymentID string, f LogFilter, p Pag
 		l := &LogLine{DeploymentID: deploymentID}
 		var t string
 		if err := rows.Scan(&l.Seq, &t, &l.Level, &l.Source, &l.RunID, &l.Resource, &l.Message); err != nil {
-			return nil, Total{}, fmt.Errorf("list logs: %w", err)
+			return nil, fmt.Errorf("list logs: %w", err)
 		}
 		l.Time = parseTime(t)
 		lines = append(lines, l)
 	}
-	return lines, totalOf(n, p), rows.Err()
+	return lines, rows.Err()
 }
 
 // Wait blocks until the deployment's log has a line after afterSeq, or ctx ends.
@@ -201,31 +250,133 @@ func (q *Logs) Wait(ctx context.Context, deploymentID string, afterSeq int64) er
 	}
 }
 
-// Purge deletes log lines older than before, batch lines per transaction so the
-// database stays responsive, and returns how many went.
-func (q *Logs) Purge(ctx context.Context, before time.Time, batch int) (int64, error) {
+// PurgeRange is the oldest part of one deployment's log that a purge deletes:
+// sequence numbers From to To, both included.
+type PurgeRange struct {
+	DeploymentID string
+	From, To     int64
+}
+
+// Lines is how many lines the range holds.
+func (r PurgeRange) Lines() int64 { return r.To - r.From + 1 }
+
+// PurgePlan finds, for every deployment, the prefix of its log up to its newest
+// line stamped before before. Retention deletes each deployment's oldest lines
+// only, so the rest stays a gapless range (which list pages rely on); a line
+// the clock stamped later than a line after it (a clock step back) goes with
+// its older neighbours.
+func (q *Logs) PurgePlan(ctx context.Context, before time.Time) ([]PurgeRange, error) {
+	var plan []PurgeRange
+	after := ""
+	for {
+		rows, err := q.s.db.QueryContext(ctx, `SELECT d.id,
+			(SELECT l.seq FROM log_lines l WHERE l.deployment_id = d.id ORDER BY l.seq LIMIT 1),
+			(SELECT MAX(l.seq) FROM log_lines l WHERE l.deployment_id = d.id AND l.time < ?)
+			FROM deployments d WHERE d.id > ? ORDER BY d.id LIMIT 1000`, fmtTime(before), after)
+		if err != nil {
+			return nil, fmt.Errorf("plan log purge: %w", err)
+		}
+		n := 0
+		for rows.Next() {
+			var id string
+			var first, cut sql.NullInt64
+			if err := rows.Scan(&id, &first, &cut); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("plan log purge: %w", err)
+			}
+			after, n = id, n+1
+			if first.Valid && cut.Valid && cut.Int64 >= first.Int64 {
+				plan = append(plan, PurgeRange{DeploymentID: id, From: first.Int64, To: cut.Int64})
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("plan log purge: %w", err)
+		}
+		if n < 1000 {
+			return plan, nil
+		}
+	}
+}
+
+// DeleteRanges deletes the ranges of a purge plan in transactions of about batch
+// lines each: a big range is cut in pieces, small ranges of many deployments
+// share one transaction. Each transaction is a few key-range deletes, so the
+// API's writers wait milliseconds at most. done is called after each
+// transaction with the lines it deleted and the ranges it finished.
+func (q *Logs) DeleteRanges(ctx context.Context, plan []PurgeRange, batch int64, done func(lines int64, ranges int)) error {
 	if batch <= 0 {
-		batch = 5000
+		batch = 10000
+	}
+	type piece struct {
+		r        PurgeRange
+		finishes bool
+	}
+	var pending []piece
+	var size int64
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		var deleted int64
+		finished := 0
+		err := q.s.tx(ctx, func(tx *sql.Tx) error {
+			for _, p := range pending {
+				res, err := tx.ExecContext(ctx, "DELETE FROM log_lines WHERE deployment_id = ? AND seq >= ? AND seq <= ?",
+					p.r.DeploymentID, p.r.From, p.r.To)
+				if err != nil {
+					return fmt.Errorf("purge logs of %s: %w", p.r.DeploymentID, err)
+				}
+				n, err := res.RowsAffected()
+				if err != nil {
+					return fmt.Errorf("purge logs of %s: %w", p.r.DeploymentID, err)
+				}
+				deleted += n
+				if p.finishes {
+					finished++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, p := range pending {
+			q.s.counts.forget(p.r.DeploymentID)
+		}
+		pending, size = pending[:0], 0
+		if done != nil {
+			done(deleted, finished)
+		}
+		return ctx.Err()
+	}
+	for _, r := range plan {
+		for from := r.From; from <= r.To; {
+			to := min(from+(batch-size)-1, r.To)
+			pending = append(pending, piece{PurgeRange{DeploymentID: r.DeploymentID, From: from, To: to}, to == r.To})
+			size += to - from + 1
+			from = to + 1
+			if size >= batch {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return flush()
+}
+
+// Purge deletes every deployment's lines written before before (PurgePlan, then
+// DeleteRanges) and returns how many went.
+func (q *Logs) Purge(ctx context.Context, before time.Time, batch int64) (int64, error) {
+	plan, err := q.PurgePlan(ctx, before)
+	if err != nil {
+		return 0, err
 	}
 	var total int64
-	for {
-		res, err := q.s.db.ExecContext(ctx, `DELETE FROM log_lines WHERE (deployment_id, seq) IN
-			(SELECT deployment_id, seq FROM log_lines WHERE time < ? LIMIT ?)`, fmtTime(before), batch)
-		if err != nil {
-			return total, fmt.Errorf("purge logs: %w", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("purge logs: %w", err)
-		}
-		total += n
-		if n < int64(batch) {
-			return total, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
-	}
+	err = q.DeleteRanges(ctx, plan, batch, func(n int64, _ int) { total += n })
+	return total, err
 }
 
 // LastSeq returns the sequence number of a deployment's newest log line.

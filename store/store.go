@@ -26,9 +26,10 @@ var migrations embed.FS
 
 // Store is the service's database, one field per entity.
 type Store struct {
-	db      *sql.DB
+	db      *db
 	now     func() time.Time
 	sealKey []byte
+	counts  *countCache
 
 	Users       *Users
 	SSHKeys     *SSHKeys
@@ -42,6 +43,7 @@ type Store struct {
 	Logs        *Logs
 	Logins      *Logins
 	Callbacks   *Callbacks
+	Jobs        *Jobs
 }
 
 // Option changes how Open sets up a Store.
@@ -61,17 +63,20 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	// Every transaction takes the write lock at BEGIN, so two writers never
 	// deadlock upgrading read locks; readers are not affected under WAL.
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	// Prepared statements are kept per connection: the API's queries are few and
+	// repeated, and preparing one costs as much as running it.
+	q.Set("_stmt_cache_size", "128")
+	sqlDB, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(8)
-	s := &Store{db: db, now: time.Now}
+	sqlDB.SetMaxOpenConns(8)
+	s := &Store{db: &db{DB: sqlDB}, now: time.Now, counts: newCountCache()}
 	for _, o := range opts {
 		o(s)
 	}
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
+		sqlDB.Close()
 		return nil, err
 	}
 	s.Users = &Users{s}
@@ -86,6 +91,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.Logs = &Logs{s}
 	s.Logins = &Logins{s}
 	s.Callbacks = &Callbacks{s}
+	s.Jobs = &Jobs{s}
 	return s, nil
 }
 
@@ -154,6 +160,7 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.db.gen.Add(1)
 	return nil
 }
 

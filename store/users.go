@@ -82,6 +82,16 @@ func (r *Users) Get(ctx context.Context, id string) (*User, error) {
 	return r.withKeys(ctx, u)
 }
 
+// Identity returns a user without their ssh keys: what authentication reads on
+// every request.
+func (r *Users) Identity(ctx context.Context, id string) (*User, error) {
+	u, err := scanUser(r.s.db.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
+	if err != nil {
+		return nil, notFound(err, "user", id)
+	}
+	return u, nil
+}
+
 // ByUsername returns the local account with that username.
 func (r *Users) ByUsername(ctx context.Context, username string) (*User, error) {
 	u, err := scanUser(r.s.db.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE username = ?", username))
@@ -265,6 +275,7 @@ func (r *Users) SetGroupAdmin(ctx context.Context, id string, admin bool) error 
 // no deployment is ever left without an owner) passes to heir, the admin who
 // deletes; Delete returns those deployments' ids.
 func (r *Users) Delete(ctx context.Context, id string, force bool, heir string) ([]string, error) {
+	defer r.s.counts.forget("deployments")
 	var inherited []string
 	err := r.s.tx(ctx, func(tx *sql.Tx) error {
 		var exists int
@@ -297,10 +308,8 @@ func (r *Users) Delete(ctx context.Context, id string, force bool, heir string) 
 		if len(sole) > 0 && (heir == "" || heir == id) {
 			return Errorf(EConflict, "user is the only owner of %d deployment(s) and nobody else can inherit them", len(sole))
 		}
-		now := fmtTime(r.s.Now())
 		for _, d := range sole {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO deployment_owners (deployment_id, user_id, created_at) VALUES (?, ?, ?)",
-				d.id, heir, now); err != nil {
+			if err := insertOwner(ctx, tx, d.id, heir, r.s.Now()); err != nil {
 				return fmt.Errorf("hand deployment %s over: %w", d.id, err)
 			}
 			inherited = append(inherited, d.id)

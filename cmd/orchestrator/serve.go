@@ -58,6 +58,8 @@ type serveConfig struct {
 	ShutdownGrace  time.Duration
 	TypesMap       []string
 	AllowFetch     []string
+	FetchCacheDir  string
+	FetchMaxAge    time.Duration
 	Schedules      jobs.Schedules
 	KillGrace      time.Duration
 	RunTimeout     time.Duration
@@ -105,6 +107,8 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "how long SIGTERM waits for requests and runs")
 	typesMap := fs.List("types-map", "serve URL imports under URLPREFIX from a local type library: URLPREFIX=DIR")
 	allowFetch := fs.List("allow-fetch", "allow fetching URL imports under this prefix over HTTP (off unless set)")
+	fetchCache := fs.String("fetch-cache-dir", "", "where fetched type libraries are cached (default DATA_DIR/type-cache)")
+	fetchMaxAge := fs.Duration("fetch-max-age", 24*time.Hour, "how long a cached type library is used before it is fetched again")
 	stalled := fs.String("stalled-schedule", "@every 1m", "cron schedule of stalled-run detection")
 	retentionSched := fs.String("retention-schedule", "@daily", "cron schedule of log retention")
 	cleanupSched := fs.String("cleanup-schedule", "@hourly", "cron schedule of workdir cleanup")
@@ -131,7 +135,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 		OIDCClientID: *clientID, OIDCScopes: *scopes,
 		TerraformPath: *tfPath, ToolsDir: *toolsDir, ProvidersDir: *providersDir, Workers: *workers, LogRetention: *retention,
 		StallAfter: *stall, SessionTTL: *session, LogFormat: *logFormat, LoadExamples: *loadExamples, ShutdownGrace: *grace,
-		TypesMap: *typesMap, AllowFetch: *allowFetch, KillGrace: *killGrace, RunTimeout: *runTimeout, ClockOffset: *clockOffset,
+		TypesMap: *typesMap, AllowFetch: *allowFetch, FetchCacheDir: *fetchCache, FetchMaxAge: *fetchMaxAge, KillGrace: *killGrace, RunTimeout: *runTimeout, ClockOffset: *clockOffset,
 		Schedules: jobs.Schedules{Stalled: *stalled, Retention: *retentionSched, Cleanup: *cleanupSched, LogRetention: *retention}}
 	c.Login = store.LoginLimits{AccountFailures: *loginFailures, ClientAccounts: *loginAccounts, Window: *loginWindow, Lockout: *loginLockout}
 	c.ClientIPHeader = *ipHeader
@@ -164,6 +168,9 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	if c.OIDCClientID != "" && len(c.OIDCIssuers) == 0 {
 		return nil, fmt.Errorf("--oidc-client-id needs --oidc-issuer: the dashboard signs in with the first issuer")
 	}
+	if c.FetchCacheDir == "" {
+		c.FetchCacheDir = filepath.Join(c.DataDir, "type-cache")
+	}
 	if c.Workers < 1 {
 		return nil, fmt.Errorf("--workers must be at least 1")
 	}
@@ -187,17 +194,38 @@ func serveCommand(args []string) int {
 		return exitUsage
 	}
 	log := newLogger(cfg.LogFormat, os.Stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	// The first SIGTERM (or ^C) starts a graceful shutdown; a second one cuts
+	// the grace short: runs record what they have and the service exits.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(signals)
+	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	if err := serve(ctx, cfg, log, os.Stdout); err != nil {
+	hurry := make(chan struct{})
+	go func() {
+		if _, ok := <-signals; !ok {
+			return
+		}
+		stop()
+		if _, ok := <-signals; ok {
+			log.Warn("second signal: ending the shutdown grace now")
+			close(hurry)
+		}
+	}()
+	if err := serve(ctx, hurry, cfg, log, os.Stdout); err != nil {
 		log.Error("orchestrator stopped", "error", err.Error())
 		return exitFailed
 	}
 	return exitOK
 }
 
-// serve runs the service until ctx ends, then shuts down gracefully.
-func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, console io.Writer) error {
+// serve runs the service until ctx ends, then shuts down gracefully: it stops
+// taking requests and runs, interrupts running Terraform and waits up to the
+// shutdown grace (or until hurry closes) for every run's outcome to be recorded.
+// A shutdown that had to cut runs short is still a clean exit: what each run
+// did is recorded, and what Terraform finishes later is collected at the next
+// start.
+func serve(ctx context.Context, hurry <-chan struct{}, cfg *serveConfig, log *slog.Logger, console io.Writer) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
@@ -273,13 +301,25 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, console io.W
 	log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
+	go func() {
+		select {
+		case <-hurry:
+			cancel()
+		case <-shutdownCtx.Done():
+		}
+	}()
+	// The engine stops at once (it interrupts Terraform), while the HTTP server
+	// lets the requests under way finish.
+	stopped := make(chan error, 1)
+	go func() { stopped <- engine.Stop(shutdownCtx) }()
 	<-crons.Stop().Done()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Error("http shutdown", "error", err.Error())
 	}
-	if err := engine.Stop(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := <-stopped; err != nil {
+		log.Error("engine shutdown", "error", err.Error())
 	}
+	log.Info("stopped")
 	return nil
 }
 
@@ -295,14 +335,14 @@ func (a engineAdapter) Plan(ctx context.Context, d *store.Deployment, redeploy b
 func newResolver(cfg *serveConfig) (*tosca2tf.Resolver, error) {
 	r := &tosca2tf.Resolver{}
 	for _, m := range cfg.TypesMap {
-		prefix, dir, ok := strings.Cut(m, "=")
-		if !ok || prefix == "" || dir == "" {
-			return nil, fmt.Errorf("--types-map wants URLPREFIX=DIR, got %q", m)
+		mapping, err := tosca2tf.ParseMapping(m)
+		if err != nil {
+			return nil, fmt.Errorf("--types-map: %w", err)
 		}
-		r.Mappings = append(r.Mappings, tosca2tf.Mapping{Prefix: prefix, Dir: dir})
+		r.Mappings = append(r.Mappings, mapping)
 	}
 	if len(cfg.AllowFetch) > 0 {
-		r.Fetch = &tosca2tf.FetchConfig{Allow: cfg.AllowFetch}
+		r.Fetch = &tosca2tf.FetchConfig{Allow: cfg.AllowFetch, CacheDir: cfg.FetchCacheDir, MaxAge: cfg.FetchMaxAge}
 	}
 	return r, nil
 }

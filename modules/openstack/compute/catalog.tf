@@ -19,10 +19,17 @@ locals {
     { name = "xlarge", vcpus = 8, ram_mb = 16384, disk_gb = 160, gpus = 0 },
     { name = "gpu", vcpus = 8, ram_mb = 32768, disk_gb = 200, gpus = 1 },
   ]
+  # The current long-term releases first (a request for just "ubuntu" gets the
+  # newest), then CentOS 7 for older templates (end of life: real clouds are
+  # retiring it).
   default_images = [
     { name = "ubuntu-24.04", distribution = "ubuntu", version = "24.04", type = "linux", architecture = "x86_64" },
     { name = "ubuntu-22.04", distribution = "ubuntu", version = "22.04", type = "linux", architecture = "x86_64" },
+    { name = "debian-12", distribution = "debian", version = "12", type = "linux", architecture = "x86_64" },
     { name = "rocky-9", distribution = "rocky", version = "9", type = "linux", architecture = "x86_64" },
+    { name = "almalinux-9", distribution = "almalinux", version = "9", type = "linux", architecture = "x86_64" },
+    { name = "rocky-8", distribution = "rocky", version = "8", type = "linux", architecture = "x86_64" },
+    { name = "almalinux-8", distribution = "almalinux", version = "8", type = "linux", architecture = "x86_64" },
     { name = "centos-7", distribution = "centos", version = "7", type = "linux", architecture = "x86_64" },
   ]
 
@@ -87,10 +94,14 @@ locals {
     type         = var.os.type
     architecture = var.os.architecture
   } : k => lower(v) if v != null && v != "" }
-  image_request   = length(local.os_want) == 0 ? "any os" : join(", ", [for k, v in local.os_want : "${k}=${v}"])
-  matching_images = [for i in local.catalog_images : i if alltrue([for k, v in local.os_want : i[k] == "" || i[k] == v])]
-  explicit_image  = var.image == null ? "" : var.image
-  image           = local.explicit_image != "" ? local.explicit_image : try(local.matching_images[0].name, null)
+  image_request = length(local.os_want) == 0 ? "any os" : join(", ", [for k, v in local.os_want : "${k}=${v}"])
+  # Versions compare without trailing ".0" parts: a template's 18.0 (which YAML
+  # reads as the number 18) is a catalog's "18.0", and "9.0" is "9".
+  matching_images = [for i in local.catalog_images : i if alltrue([for k, v in local.os_want :
+    i[k] == "" || (k == "version" ? replace(i[k], "/(\\.0+)+$/", "") == replace(v, "/(\\.0+)+$/", "") : i[k] == v)
+  ])]
+  explicit_image = var.image == null ? "" : var.image
+  image          = local.explicit_image != "" ? local.explicit_image : try(local.matching_images[0].name, null)
 
   # For error messages: what the catalog offers.
   flavor_catalog_text = join(", ", [for f in local.catalog_flavors : "${f.name} (${f.vcpus} vcpus, ${f.ram_mb} MiB, ${f.disk_gb} GB, ${f.gpus} gpus)"])

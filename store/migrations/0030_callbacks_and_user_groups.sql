@@ -1,7 +1,7 @@
 -- INDIGO PaaS Orchestrator compatibility: a deployment may carry a callback URL
 -- (POSTed the deployment when it reaches a final status) and the user group it
--- was submitted for. Numbered 0004 so that migrations other branches add (0002,
--- 0003) keep their numbers; each migration stands alone.
+-- was submitted for. Numbered 0030 (0020 and 0040 are other branches'); it runs
+-- after 0010, which moved the large texts out of deployments, and stands alone.
 
 ALTER TABLE deployments ADD COLUMN callback TEXT NOT NULL DEFAULT '';
 ALTER TABLE deployments ADD COLUMN user_group TEXT NOT NULL DEFAULT '';
