@@ -21,6 +21,7 @@ type indigoDeploymentJSON struct {
 	UUID                  string          `json:"uuid"`
 	CreationTime          string          `json:"creationTime"`
 	UpdateTime            string          `json:"updateTime"`
+	PhysicalID            string          `json:"physicalId,omitempty"`
 	Status                store.Status    `json:"status"`
 	StatusReason          string          `json:"statusReason,omitempty"`
 	Outputs               json.RawMessage `json:"outputs"`
@@ -83,6 +84,11 @@ func (s *Server) indigoDeployment(ctx context.Context, d *store.Deployment, l *l
 	out := indigoDeploymentJSON{UUID: d.ID, CreationTime: indigoTime(d.CreatedAt), UpdateTime: indigoTime(d.UpdatedAt),
 		Status: d.Status, StatusReason: d.StatusReason, Outputs: rawJSONObject(d.Outputs), Task: "NONE",
 		Callback: d.Callback, UserGroup: d.UserGroup, CloudProviderName: d.Target}
+	if d.Infrastructure {
+		// INDIGO named the infrastructure holding the resources (the IM's);
+		// here it is the deployment's Terraform state, kept under its id.
+		out.PhysicalID = d.ID
+	}
 	if d.Status.InProgress() {
 		out.Task = "DEPLOYER" // INDIGO's task while its deployer works on the infrastructure
 	}
@@ -363,7 +369,7 @@ func (s *Server) indigoUpdateDeployment(c *fiber.Ctx) error {
 	if next.Inputs, err = json.Marshal(inputs); err != nil {
 		return invalid("parameters", "parameters must be a JSON object")
 	}
-	res, err := s.translateFor(ctx, &next)
+	res, err := s.translateFor(ctx, &next, false) // INDIGO's clients cannot ask for strict mode: recorded nodes are warned about
 	if err != nil {
 		return err
 	}
