@@ -26,8 +26,13 @@ func TestIndigo_SameDeploymentBothWays(t *testing.T) {
 	theirs := app.expect(200, "GET", "/orchestrator/deployments/"+ours["id"].(string), token, nil).JSON(t)
 	created, _ := time.Parse(time.RFC3339Nano, ours["created_at"].(string))
 	if theirs["uuid"] != ours["id"] || theirs["status"] != ours["status"] || theirs["cloudProviderName"] != ours["target"] ||
-		theirs["creationTime"] != indigoTime(created) {
+		theirs["creationTime"] != indigoTime(created) || theirs["physicalId"] != ours["id"] {
 		t.Fatalf("ours %v\ntheirs %v", ours, theirs)
+	}
+	// Our list pages are cached by the store's write generation: read one now,
+	// so the INDIGO create below must invalidate it.
+	if list := items(t, app.expect(200, "GET", "/api/v1/deployments", token, nil)); len(list) != 1 {
+		t.Fatalf("our list before: %d", len(list))
 	}
 	if tpl := app.expect(200, "GET", "/orchestrator/deployments/"+ours["id"].(string)+"/template", token, nil); tpl.Body != tmpl {
 		t.Fatal("template differs")
@@ -40,8 +45,8 @@ func TestIndigo_SameDeploymentBothWays(t *testing.T) {
 		t.Fatalf("back: %v", back)
 	}
 	list := items(t, app.expect(200, "GET", "/api/v1/deployments", token, nil))
-	if len(list) != 2 {
-		t.Fatalf("our list: %d", len(list))
+	if len(list) != 2 || (list[0]["id"] != indigo["uuid"] && list[1]["id"] != indigo["uuid"]) {
+		t.Fatalf("our list after an INDIGO create: %v", list)
 	}
 	if got := app.expect(200, "GET", "/orchestrator/deployments?userGroup=physics", token, nil).JSON(t)["content"].([]any); len(got) != 1 ||
 		got[0].(map[string]any)["uuid"] != indigo["uuid"] || got[0].(map[string]any)["userGroup"] != "physics" {
