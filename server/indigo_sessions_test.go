@@ -129,7 +129,7 @@ func (o *orchentSession) read() {
 	if err := o.receive(o.send("GET", "./deployments/"+o.id, nil), &shown); err != nil {
 		t.Fatal(err)
 	}
-	if shown.Status != "CREATE_COMPLETE" || shown.Task != "NONE" || shown.Outputs["server_ip"] == nil || shown.UUID != o.id {
+	if shown.Status != "CREATE_COMPLETE" || shown.Task != "NONE" || shown.Outputs["server_ip"] == nil || shown.UUID != o.id || shown.PhysicalID != o.id {
 		t.Fatalf("depshow: %+v", shown)
 	}
 	extra := o.send("GET", "./deployments/"+o.id+"/extrainfo", nil)

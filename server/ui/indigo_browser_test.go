@@ -118,7 +118,7 @@ func TestDashboard_IndigoDeployments(t *testing.T) {
 	if !eval[bool](b, `window.__sameDocument === true`) {
 		t.Fatal("the page reloaded to show the deletion")
 	}
-	if code, got := send("GET", "/orchestrator/deployments/"+id, token, nil); code != 200 || got["status"] != "DELETE_COMPLETE" {
+	if code, got := send("GET", "/orchestrator/deployments/"+id, token, nil); code != 200 || got["status"] != "DELETE_COMPLETE" || got["physicalId"] != nil {
 		t.Fatalf("INDIGO after the deletion: %d %v", code, got)
 	}
 }
