@@ -31,10 +31,16 @@ type Deployment struct {
 	// Infrastructure is true while cloud resources may exist; a hard delete is refused then.
 	Infrastructure bool
 	Owners         []string
-	CreatedBy      string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	DeletedAt      *time.Time
+	// Callback is a URL POSTed the deployment each time it reaches a final
+	// status (INDIGO compatibility); empty for none.
+	Callback string
+	// UserGroup is the group the deployment was submitted for (INDIGO's
+	// userGroup): recorded and filtered on, it grants nothing.
+	UserGroup string
+	CreatedBy string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	DeletedAt *time.Time
 }
 
 // Progress counts resources done out of planned in the current run.
@@ -52,7 +58,7 @@ type Deployments struct{ s *Store }
 // tfvars) live in deployment_texts and are read only by Get.
 const deploymentColumns = `d.id, d.description, d.labels, d.status, d.status_reason, d.progress_done, d.progress_planned,
 	COALESCE(d.template_id, ''), d.target, d.inputs, d.outputs, d.power_states, d.infrastructure, COALESCE(d.created_by, ''),
-	d.created_at, d.updated_at, d.deleted_at,
+	d.created_at, d.updated_at, d.deleted_at, d.callback, d.user_group,
 	COALESCE((SELECT group_concat(o.user_id) FROM deployment_owners o WHERE o.deployment_id = d.id), '')`
 
 func scanDeployment(row interface{ Scan(...any) error }, extra ...any) (*Deployment, error) {
@@ -60,7 +66,7 @@ func scanDeployment(row interface{ Scan(...any) error }, extra ...any) (*Deploym
 	var labels, inputs, outputs, power, created, updated, owners string
 	var deleted sql.NullString
 	dest := []any{&d.ID, &d.Description, &labels, &d.Status, &d.StatusReason, &d.Progress.Done, &d.Progress.Planned,
-		&d.TemplateID, &d.Target, &inputs, &outputs, &power, &d.Infrastructure, &d.CreatedBy, &created, &updated, &deleted, &owners}
+		&d.TemplateID, &d.Target, &inputs, &outputs, &power, &d.Infrastructure, &d.CreatedBy, &created, &updated, &deleted, &d.Callback, &d.UserGroup, &owners}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -114,10 +120,11 @@ func (r *Deployments) Create(ctx context.Context, d *Deployment, createdBy strin
 	var run *Run
 	err := r.s.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO deployments (id, description, labels, status, template_id, target,
-			inputs, outputs, power_states, infrastructure, created_by, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, 1, ?, ?, ?)`,
+			inputs, outputs, power_states, infrastructure, created_by, created_at, updated_at, callback, user_group)
+			VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, 1, ?, ?, ?, ?, ?)`,
 			d.ID, d.Description, mustJSON(d.Labels), d.Status, nullIfEmpty(d.TemplateID), d.Target,
-			jsonOr(d.Inputs, "{}"), mustJSON(d.PowerStates), nullIfEmpty(createdBy), fmtTime(now), fmtTime(now))
+			jsonOr(d.Inputs, "{}"), mustJSON(d.PowerStates), nullIfEmpty(createdBy), fmtTime(now), fmtTime(now),
+			d.Callback, d.UserGroup)
 		if err != nil {
 			if strings.Contains(err.Error(), "FOREIGN KEY") {
 				return Errorf(EInvalid, "template %q does not exist", d.TemplateID).WithDetails(Detail{Field: "template_id", Message: "unknown template"})
@@ -186,6 +193,7 @@ type DeploymentFilter struct {
 	CreatedAfter   *time.Time
 	CreatedBefore  *time.Time
 	Q              string // text in the description
+	UserGroup      string
 	IncludeDeleted bool
 }
 
@@ -270,6 +278,10 @@ func (r *Deployments) List(ctx context.Context, f DeploymentFilter, sortBy []Sor
 	if f.Q != "" {
 		where = append(where, "instr(lower(d.description), lower(?)) > 0")
 		args = append(args, f.Q)
+	}
+	if f.UserGroup != "" {
+		where = append(where, "d.user_group = ?")
+		args = append(args, f.UserGroup)
 	}
 	cond := "1=1"
 	if len(where) > 0 {
@@ -364,8 +376,8 @@ type Request struct {
 	// Behind queues the run after the deployment's active runs instead of refusing
 	// while one is active; its status move then happens when it starts.
 	Behind bool
-	// Change edits the deployment (new template, inputs, Terraform, power states)
-	// in the same transaction that queues the run. It may refuse with an error.
+	// Change edits the deployment (new template, inputs, Terraform, power states,
+	// callback) in the same transaction that queues the run. It may refuse with an error.
 	Change func(d *Deployment) error
 }
 
@@ -404,9 +416,9 @@ func (r *Deployments) Enqueue(ctx context.Context, id string, req Request) (*Run
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE deployments SET status = ?, status_reason = ?, progress_done = ?, progress_planned = ?,
-			template_id = ?, inputs = ?, power_states = ?, updated_at = ? WHERE id = ?`,
+			template_id = ?, inputs = ?, power_states = ?, callback = ?, updated_at = ? WHERE id = ?`,
 			d.Status, d.StatusReason, d.Progress.Done, d.Progress.Planned, nullIfEmpty(d.TemplateID),
-			jsonOr(d.Inputs, "{}"), mustJSON(d.PowerStates), fmtTime(r.s.Now()), id); err != nil {
+			jsonOr(d.Inputs, "{}"), mustJSON(d.PowerStates), d.Callback, fmtTime(r.s.Now()), id); err != nil {
 			return fmt.Errorf("update deployment %s: %w", id, err)
 		}
 		if req.Change != nil {
@@ -514,7 +526,9 @@ func (r *Deployments) Reset(ctx context.Context, id, reason string, staleBefore 
 	return r.Get(ctx, id)
 }
 
-// setStatus moves a deployment through Transition and records why.
+// setStatus moves a deployment through Transition and records why. A final
+// status of a deployment with a callback queues the callback in the same
+// transaction.
 func setStatus(ctx context.Context, tx *sql.Tx, s *Store, d *Deployment, next Status, reason string) error {
 	if err := Transition(d.Status, next); err != nil {
 		return err
@@ -525,6 +539,9 @@ func setStatus(ctx context.Context, tx *sql.Tx, s *Store, d *Deployment, next St
 		return fmt.Errorf("set status of %s: %w", d.ID, err)
 	}
 	d.Status, d.StatusReason = next, reason
+	if next.Final() && d.Callback != "" {
+		return queueCallback(ctx, tx, s, d)
+	}
 	return nil
 }
 

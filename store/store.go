@@ -42,6 +42,7 @@ type Store struct {
 	States      *States
 	Logs        *Logs
 	Logins      *Logins
+	Callbacks   *Callbacks
 	Jobs        *Jobs
 }
 
@@ -89,6 +90,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.States = &States{s}
 	s.Logs = &Logs{s}
 	s.Logins = &Logins{s}
+	s.Callbacks = &Callbacks{s}
 	s.Jobs = &Jobs{s}
 	return s, nil
 }
