@@ -262,7 +262,9 @@ func processesMentioning(dir string) []string {
 	return out
 }
 
-func itoa(n int) string { return strings.TrimSpace(strings.Replace(string(rune(0)), "\x00", "", 1)) + fmtInt(n) }
+func itoa(n int) string {
+	return strings.TrimSpace(strings.Replace(string(rune(0)), "\x00", "", 1)) + fmtInt(n)
+}
 
 func fmtInt(n int) string {
 	if n == 0 {
