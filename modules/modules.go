@@ -18,7 +18,7 @@ import (
 
 // FS holds every module, paths like "local/compute/main.tf".
 //
-//go:embed local openstack
+//go:embed local openstack hostpool
 var FS embed.FS
 
 // Kind is what a module deploys; one TOSCA normative type maps to one kind.
@@ -55,7 +55,16 @@ var providers = map[string]map[string]Requirement{
 	"openstack": {
 		"openstack": {Source: "terraform-provider-openstack/openstack", Version: "~> 3.4"},
 	},
+	// Existing machines reached over SSH: the modules only record allocations.
+	"hostpool": {},
 }
+
+// partial targets have modules for some kinds only (a host pool has servers and
+// nothing else); the translator refuses the other kinds, naming the node.
+var partial = map[string]bool{"hostpool": true}
+
+// Partial reports whether target has modules for some kinds only.
+func Partial(target string) bool { return partial[target] }
 
 // Targets lists the target kinds that have modules, sorted.
 func Targets() []string {

@@ -46,6 +46,12 @@ var targetKeys = map[string]map[string]configKey{
 		"default_network_id":  {checkString, "network id for computes with no Port"},
 		"availability_zone":   {checkString, "availability zone of servers and volumes"},
 	},
+	// Existing machines reached over SSH (hostpool.go); their private keys are
+	// the target's credentials, never its configuration.
+	"hostpool": {
+		"hosts":            {checkPoolHosts, "the machines of the pool: name, address, port, user, public, labels, cpus, memory_mb, disk_gb, os, bastion"},
+		"ssh_wait_seconds": {checkNumber(1, 3600, true), "how long configuration waits for a host's SSH, 1 to 3600 seconds"},
+	},
 }
 
 // CheckTargetConfig says what is wrong with a target's configuration for its
