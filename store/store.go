@@ -41,6 +41,10 @@ type Store struct {
 	States      *States
 	Logs        *Logs
 	Logins      *Logins
+	// Allocations and DeploymentSSH serve software configuration (hostpool
+	// hosts, the service's key pair per deployment).
+	Allocations   *Allocations
+	DeploymentSSH *DeploymentSSH
 }
 
 // Option changes how Open sets up a Store.
@@ -84,6 +88,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.States = &States{s}
 	s.Logs = &Logs{s}
 	s.Logins = &Logins{s}
+	s.Allocations = &Allocations{s}
+	s.DeploymentSSH = &DeploymentSSH{s}
 	return s, nil
 }
 
