@@ -51,6 +51,8 @@ type NodeTemplate struct {
 	TypePos      Pos
 	// Host is the node this one is hosted on (its host requirement), or "".
 	Host string
+	// ops holds the template's interfaces as written (operations.go).
+	ops typeOps
 }
 
 // CapabilityAssignment holds the property values a node template gives a capability.

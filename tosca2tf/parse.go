@@ -331,6 +331,10 @@ func (p *parser) readType(kind TypeKind, name string, n *yaml.Node, file string)
 			t.EntrySchema = p.readSchema(e.Value, file)
 		case "valid_target_types":
 			t.ValidTargetTypes = stringList(e.Value)
+		case "interfaces":
+			t.ops.interfaces, t.ops.file = e.Value, file
+		case "artifacts":
+			t.ops.artifacts, t.ops.file = e.Value, file
 		}
 	}
 	return t
@@ -693,6 +697,7 @@ func (p *parser) readNodes(t *Template, n *yaml.Node, file string) {
 			case "artifacts":
 				p.readArtifacts(node, f.Value, file)
 			case "interfaces":
+				node.ops.interfaces, node.ops.file = f.Value, file
 				if v, err := plain(f.Value); err == nil {
 					if m, ok := v.(map[string]any); ok {
 						node.Interfaces = m
