@@ -42,10 +42,8 @@ func (e *Engine) StartCron(s Schedules) (*cron.Cron, error) {
 			if s.LogRetention <= 0 {
 				return nil
 			}
-			n, err := e.PurgeLogs(ctx, e.store.Now().Add(-s.LogRetention))
-			if n > 0 {
-				e.log.Info("log retention", "deleted_lines", n, "older_than", s.LogRetention.String())
-			}
+			// A job, like a manual purge: admins follow it in GET /api/v1/jobs.
+			_, err := e.QueuePurge(ctx, e.store.Now().Add(-s.LogRetention), s.LogRetention.String(), "")
 			return err
 		}},
 		{s.Cleanup, "cleanup", func(ctx context.Context) error { _, err := e.CleanupWorkdirs(ctx); return err }},
@@ -84,11 +82,6 @@ func (e *Engine) DetectStalled(ctx context.Context) (int, error) {
 		n++
 	}
 	return n, e.failOrphanedDeployments(ctx, "its run ended without finishing it")
-}
-
-// PurgeLogs deletes log lines older than before, in batches.
-func (e *Engine) PurgeLogs(ctx context.Context, before time.Time) (int64, error) {
-	return e.store.Logs.Purge(ctx, before, 5000)
 }
 
 // CleanupWorkdirs removes the workdirs of deployments that no longer exist (hard

@@ -59,6 +59,7 @@ type Engine struct {
 	metrics Metrics
 
 	wake    chan struct{}
+	jobWake chan struct{} // the service's own background jobs (log purges)
 	mu      sync.Mutex
 	active  map[string]context.CancelFunc // run id -> interrupt
 	wg      sync.WaitGroup
@@ -99,7 +100,7 @@ func New(cfg Config, st *store.Store, tc *toolchain.Toolchain, log *slog.Logger,
 		log = slog.Default()
 	}
 	return &Engine{cfg: cfg, store: st, tc: tc, log: log, metrics: m,
-		wake: make(chan struct{}, cfg.Workers), active: map[string]context.CancelFunc{}}
+		wake: make(chan struct{}, cfg.Workers), jobWake: make(chan struct{}, 1), active: map[string]context.CancelFunc{}}
 }
 
 // Start fails the runs a previous process left running (they have no worker any
@@ -114,6 +115,8 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.wg.Add(1)
 		go e.worker(ctx, fmt.Sprintf("%s/w%d", e.cfg.Name, i))
 	}
+	e.wg.Add(1)
+	go e.jobWorker(ctx)
 	e.Wake()
 	return nil
 }

@@ -410,13 +410,50 @@ func TestRetentionPurgesOldLinesWithInjectedClock(t *testing.T) {
 	}
 	clk.Advance(100 * 24 * time.Hour)
 	h.store.Logs.Append(ctx, d.ID, &store.LogLine{Level: store.LevelInfo, Source: store.SourceOrchestrator, Message: "new"})
-	n, err := h.engine.PurgeLogs(ctx, clk.Now().Add(-90*24*time.Hour))
-	if err != nil || n < 10 {
-		t.Fatalf("purged %d: %v", n, err)
+	// A purge job left running by a dead worker (no heartbeat for longer than
+	// the stall limit) is taken over and finished: purges are idempotent.
+	stale, err := h.engine.QueuePurge(ctx, clk.Now().Add(-90*24*time.Hour), "90d", "")
+	if err != nil {
+		t.Fatal(err)
 	}
-	lines, _, _ := h.store.Logs.List(ctx, d.ID, store.LogFilter{}, store.Page{})
-	if len(lines) != 1 || lines[0].Message != "new" {
-		t.Fatalf("left: %v", lines)
+	if j, err := h.store.Jobs.Claim(ctx, "a-dead-worker", clk.Now()); err != nil || j.ID != stale.ID {
+		t.Fatalf("claim: %v %v", j, err)
+	}
+	clk.Advance(h.engine.cfg.StallAfter + time.Minute)
+	if err := h.engine.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stop, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		h.engine.Stop(stop)
+	})
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		j, err := h.store.Jobs.Get(ctx, stale.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.Status == store.JobSucceeded {
+			var p PurgeProgress
+			if err := json.Unmarshal(j.Progress, &p); err != nil || p.Deleted < 10 || p.Deleted != p.Planned {
+				t.Fatalf("progress %s: %v", j.Progress, err)
+			}
+			break
+		}
+		if j.Status == store.JobFailed || time.Now().After(deadline) {
+			t.Fatalf("job: %+v", j)
+		}
+	}
+	lines, _, _ := h.store.Logs.List(ctx, d.ID, store.LogFilter{}, store.Page{Size: store.MaxPageSize})
+	kept := false
+	for _, l := range lines {
+		if l.Message == "old" {
+			t.Fatalf("an old line is left: %+v", l)
+		}
+		kept = kept || l.Message == "new"
+	}
+	if !kept {
+		t.Fatalf("the newest line went: %v", lines)
 	}
 }
 

@@ -34,6 +34,30 @@ func (a *testApp) waitFor(id, token string, want store.Status) map[string]any {
 	return nil
 }
 
+type purgeOutcome struct{ deleted, planned float64 }
+
+// purge queues a log purge (DELETE /logs?query: 202 with the job) and follows
+// the job until it ends.
+func (a *testApp) purge(token, query string) purgeOutcome {
+	a.t.Helper()
+	res := a.expect(202, "DELETE", "/api/v1/logs?"+query, token, nil)
+	job := res.JSON(a.t)
+	if res.Header.Get("Location") != "/api/v1/jobs/"+job["id"].(string) {
+		a.t.Fatalf("purge: no Location of the job: %v", res.Header)
+	}
+	for deadline := time.Now().Add(time.Minute); job["status"] == "queued" || job["status"] == "running"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			a.t.Fatalf("the purge job did not end: %v", job)
+		}
+		job = a.expect(200, "GET", "/api/v1/jobs/"+job["id"].(string), token, nil).JSON(a.t)
+	}
+	if job["status"] != "succeeded" {
+		a.t.Fatalf("purge job: %v", job)
+	}
+	p := job["progress"].(map[string]any)
+	return purgeOutcome{deleted: p["deleted"].(float64), planned: p["planned"].(float64)}
+}
+
 // follow reads the log stream until its end event and returns the log lines
 // and the end event.
 func (a *testApp) follow(id, token, lastEventID string) ([]map[string]any, map[string]any) {
@@ -378,15 +402,16 @@ func TestAdminsDay(t *testing.T) {
 	// Purge old logs: nothing is that old yet; then everything is.
 	second := app.deploy(alice, "single-vm", nil)
 	app.waitFor(second, alice, store.CreateComplete)
-	res = app.expect(200, "DELETE", "/api/v1/logs?older_than=30d", admin, nil)
-	if res.JSON(t)["deleted"].(float64) != 0 {
-		t.Fatalf("purged recent lines: %s", res.Body)
+	if job := app.purge(admin, "older_than=30d"); job.deleted != 0 {
+		t.Fatalf("purged recent lines: %+v", job)
 	}
 	app.clock.Advance(31 * 24 * time.Hour)
 	admin, alice = app.login("root", "admin-password"), app.login("alice", "password-alice") // sessions expired meanwhile
-	res = app.expect(200, "DELETE", "/api/v1/logs?older_than=30d", admin, nil)
-	if res.JSON(t)["deleted"].(float64) < 5 {
-		t.Fatalf("purge: %s", res.Body)
+	if job := app.purge(admin, "older_than=30d"); job.deleted < 5 || job.deleted != job.planned {
+		t.Fatalf("purge: %+v", job)
+	}
+	if jobs := items(t, app.expect(200, "GET", "/api/v1/jobs", admin, nil)); len(jobs) != 2 || jobs[0]["kind"] != "log_purge" {
+		t.Fatalf("jobs: %v", jobs)
 	}
 	app.expect(400, "DELETE", "/api/v1/logs?older_than=forever", admin, nil)
 	// A purge of (almost) everything needs force: older_than=0 deletes nothing.
@@ -400,9 +425,8 @@ func TestAdminsDay(t *testing.T) {
 		t.Fatal("a refused purge deleted lines")
 	}
 	app.clock.Advance(time.Second) // lines stamped "now" are not older than now
-	res = app.expect(200, "DELETE", "/api/v1/logs?older_than=0&force=true", admin, nil)
-	if res.JSON(t)["deleted"].(float64) < 1 {
-		t.Fatalf("forced purge: %s", res.Body)
+	if job := app.purge(admin, "older_than=0&force=true"); job.deleted < 1 {
+		t.Fatalf("forced purge: %+v", job)
 	}
 	app.expect(403, "DELETE", "/api/v1/logs?older_than=1d", alice, nil)
 
@@ -600,7 +624,9 @@ func matrix() map[string]matrixRow {
 		}},
 		"GET /api/v1/runs/:id":         {[4]int{401, 200, 404, 200}, func(f *fixture, _ string) cell { return cell{"/api/v1/runs/" + f.run, nil} }},
 		"POST /api/v1/runs/:id/cancel": {[4]int{401, 409, 404, 409}, func(f *fixture, _ string) cell { return cell{"/api/v1/runs/" + f.run + "/cancel", nil} }},
-		"DELETE /api/v1/logs":          {[4]int{401, 403, 403, 200}, static("/api/v1/logs?older_than=3650d", nil)},
+		"DELETE /api/v1/logs":          {[4]int{401, 403, 403, 202}, static("/api/v1/logs?older_than=3650d", nil)},
+		"GET /api/v1/jobs":             {[4]int{401, 403, 403, 200}, static("/api/v1/jobs", nil)},
+		"GET /api/v1/jobs/:id":         {[4]int{401, 403, 403, 404}, static("/api/v1/jobs/no-such-job", nil)},
 	}
 }
 

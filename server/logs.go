@@ -113,7 +113,7 @@ func (s *Server) followLogs(c *fiber.Ctx, deploymentID string, f store.LogFilter
 				return // deleted meanwhile
 			}
 			f.AfterSeq = cursor
-			lines, _, err := st.Logs.List(ctx, deploymentID, f, store.Page{Size: store.MaxPageSize})
+			lines, err := st.Logs.Next(ctx, deploymentID, f, store.MaxPageSize)
 			if err != nil {
 				return
 			}
@@ -160,12 +160,8 @@ func (s *Server) followLogs(c *fiber.Ctx, deploymentID string, f store.LogFilter
 	return nil
 }
 
-type purgeResult struct {
-	Deleted int64     `json:"deleted"`
-	Before  time.Time `json:"before"`
-}
-
-// purgeLogs deletes log lines older than a period (admins), like the retention job.
+// purgeLogs queues a job deleting log lines older than a period (admins), like
+// the retention schedule: 202 with the job, to follow at /api/v1/jobs/{id}.
 // minPurgeAge is the youngest age a manual purge takes without force: a typo such
 // as older_than=0 must not wipe every log of every deployment.
 const minPurgeAge = time.Hour
@@ -192,12 +188,12 @@ func (s *Server) purgeLogs(c *fiber.Ctx) error {
 			"the minimum is 1h: pass force=true to purge more recent lines anyway", raw).
 			WithDetails(store.Detail{Field: "older_than", Message: "must be at least 1h unless force=true"})
 	}
-	before := s.now().Add(-d)
-	n, err := s.engine.PurgeLogs(c.UserContext(), before)
+	j, err := s.engine.QueuePurge(c.UserContext(), s.now().Add(-d), raw, principalOf(c).User.ID)
 	if err != nil {
 		return err
 	}
-	return c.JSON(purgeResult{Deleted: n, Before: before.UTC()})
+	c.Set(fiber.HeaderLocation, "/api/v1/jobs/"+j.ID)
+	return c.Status(fiber.StatusAccepted).JSON(j)
 }
 
 // parseAge reads "30d", "12h", "90m".

@@ -61,8 +61,8 @@ type Engine interface {
 	// Plan previews an update without changing anything; redeploy plans the
 	// replacement of every resource, as a redeploy run does.
 	Plan(ctx context.Context, d *store.Deployment, redeploy bool) (any, error)
-	// PurgeLogs deletes log lines older than before.
-	PurgeLogs(ctx context.Context, before time.Time) (int64, error)
+	// QueuePurge queues a job deleting log lines older than before.
+	QueuePurge(ctx context.Context, before time.Time, olderThan, by string) (*store.Job, error)
 	// RemoveWorkdir removes a hard-deleted deployment's workdir.
 	RemoveWorkdir(deploymentID string) error
 }
@@ -295,4 +295,6 @@ func (s *Server) registerRoutes() {
 	s.handle("GET", "/api/v1/runs/:id", Member, s.getRun)
 	s.handle("POST", "/api/v1/runs/:id/cancel", Member, s.cancelRun)
 	s.handle("DELETE", "/api/v1/logs", Admin, s.purgeLogs)
+	s.handle("GET", "/api/v1/jobs", Admin, s.listJobs)
+	s.handle("GET", "/api/v1/jobs/:id", Admin, s.getJob)
 }

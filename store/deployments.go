@@ -49,7 +49,7 @@ type Progress struct {
 type Deployments struct{ s *Store }
 
 // deploymentColumns are the light columns; the heavy ones (template, terraform,
-// tfvars) are read only by Get.
+// tfvars) live in deployment_texts and are read only by Get.
 const deploymentColumns = `d.id, d.description, d.labels, d.status, d.status_reason, d.progress_done, d.progress_planned,
 	COALESCE(d.template_id, ''), d.target, d.inputs, d.outputs, d.power_states, d.infrastructure, COALESCE(d.created_by, ''),
 	d.created_at, d.updated_at, d.deleted_at,
@@ -110,23 +110,27 @@ func (r *Deployments) Create(ctx context.Context, d *Deployment, createdBy strin
 	if d.PowerStates == nil {
 		d.PowerStates = map[string]map[string]string{}
 	}
+	defer r.s.counts.forget("deployments") // read your own writes in list totals
 	var run *Run
 	err := r.s.tx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO deployments (id, description, labels, status, template_id, template, target,
-			inputs, outputs, terraform, tfvars, power_states, infrastructure, created_by, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, '{}', ?, ?, ?, 1, ?, ?, ?)`,
-			d.ID, d.Description, mustJSON(d.Labels), d.Status, nullIfEmpty(d.TemplateID), d.Template, d.Target,
-			jsonOr(d.Inputs, "{}"), d.Terraform, d.TFVars, mustJSON(d.PowerStates), nullIfEmpty(createdBy), fmtTime(now), fmtTime(now))
+		_, err := tx.ExecContext(ctx, `INSERT INTO deployments (id, description, labels, status, template_id, target,
+			inputs, outputs, power_states, infrastructure, created_by, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, 1, ?, ?, ?)`,
+			d.ID, d.Description, mustJSON(d.Labels), d.Status, nullIfEmpty(d.TemplateID), d.Target,
+			jsonOr(d.Inputs, "{}"), mustJSON(d.PowerStates), nullIfEmpty(createdBy), fmtTime(now), fmtTime(now))
 		if err != nil {
 			if strings.Contains(err.Error(), "FOREIGN KEY") {
 				return Errorf(EInvalid, "template %q does not exist", d.TemplateID).WithDetails(Detail{Field: "template_id", Message: "unknown template"})
 			}
 			return fmt.Errorf("insert deployment: %w", err)
 		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO deployment_texts (deployment_id, template, terraform, tfvars) VALUES (?, ?, ?, ?)",
+			d.ID, d.Template, d.Terraform, d.TFVars); err != nil {
+			return fmt.Errorf("insert deployment texts: %w", err)
+		}
 		for _, owner := range d.Owners {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO deployment_owners (deployment_id, user_id, created_at) VALUES (?, ?, ?)",
-				d.ID, owner, fmtTime(now)); err != nil {
-				return fmt.Errorf("insert owner %s: %w", owner, err)
+			if err := insertOwner(ctx, tx, d.ID, owner, now); err != nil {
+				return err
 			}
 		}
 		run, err = insertRun(ctx, tx, r.s, d.ID, RunCreate, RunParams{}, createdBy)
@@ -151,7 +155,8 @@ type queryer interface {
 func getDeployment(ctx context.Context, q queryer, id string) (*Deployment, error) {
 	var d *Deployment
 	var template, terraform, tfvars string
-	row := q.QueryRowContext(ctx, "SELECT "+deploymentColumns+", d.template, d.terraform, d.tfvars FROM deployments d WHERE d.id = ?", id)
+	row := q.QueryRowContext(ctx, "SELECT "+deploymentColumns+`, t.template, t.terraform, t.tfvars
+		FROM deployments d JOIN deployment_texts t ON t.deployment_id = d.id WHERE d.id = ?`, id)
 	d, err := scanDeployment(row, &template, &terraform, &tfvars)
 	if err != nil {
 		return nil, notFound(err, "deployment", id)
@@ -204,15 +209,23 @@ var DeploymentSortFields = map[string]string{
 }
 
 // List returns a page of deployments, newest first unless sort says otherwise.
+// A user's listing walks their owner rows (indexed by the deployments' creation
+// time), an admin's the deployments' own indexes; neither scans the table. The
+// total comes from a count cached for a moment (see countCache): a list page
+// never pays a full count.
 func (r *Deployments) List(ctx context.Context, f DeploymentFilter, sortBy []SortKey, p Page) ([]*Deployment, Total, error) {
-	where, args := []string{"1=1"}, []any{}
-	if f.VisibleTo != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM deployment_owners o WHERE o.deployment_id = d.id AND o.user_id = ?)")
-		args = append(args, f.VisibleTo)
-	}
-	if f.Owner != "" {
-		where = append(where, "EXISTS (SELECT 1 FROM deployment_owners o WHERE o.deployment_id = d.id AND o.user_id = ?)")
+	from, where, args := "deployments d", []string{}, []any{}
+	byOwner := f.VisibleTo
+	if byOwner == "" {
+		byOwner = f.Owner
+	} else if f.Owner != "" && f.Owner != f.VisibleTo {
+		where = append(where, "EXISTS (SELECT 1 FROM deployment_owners o2 WHERE o2.deployment_id = d.id AND o2.user_id = ?)")
 		args = append(args, f.Owner)
+	}
+	if byOwner != "" {
+		from = "deployment_owners o JOIN deployments d ON d.id = o.deployment_id"
+		where = append(where, "o.user_id = ?")
+		args = append(args, byOwner)
 	}
 	includeDeleted := f.IncludeDeleted
 	if len(f.Statuses) > 0 {
@@ -258,17 +271,23 @@ func (r *Deployments) List(ctx context.Context, f DeploymentFilter, sortBy []Sor
 		where = append(where, "instr(lower(d.description), lower(?)) > 0")
 		args = append(args, f.Q)
 	}
-	cond := strings.Join(where, " AND ")
-
-	var n int
-	if err := r.s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM deployments d WHERE "+cond, args...).Scan(&n); err != nil {
-		return nil, Total{}, fmt.Errorf("count deployments: %w", err)
+	cond := "1=1"
+	if len(where) > 0 {
+		cond = strings.Join(where, " AND ")
 	}
 	order, err := orderBy(sortBy)
 	if err != nil {
 		return nil, Total{}, err
 	}
-	rows, err := r.s.db.QueryContext(ctx, "SELECT "+deploymentColumns+" FROM deployments d WHERE "+cond+" ORDER BY "+order+" LIMIT ? OFFSET ?",
+	if byOwner != "" && order == defaultOrder {
+		// The same order, read off the owner index.
+		order = "o.deployment_created_at DESC, o.deployment_id DESC"
+	}
+	n, err := r.s.counts.get(ctx, r.s.db, "SELECT COUNT(*) FROM "+from+" WHERE "+cond, args)
+	if err != nil {
+		return nil, Total{}, fmt.Errorf("count deployments: %w", err)
+	}
+	rows, err := r.s.db.QueryContext(ctx, "SELECT "+deploymentColumns+" FROM "+from+" WHERE "+cond+" ORDER BY "+order+" LIMIT ? OFFSET ?",
 		append(args, p.limit(), p.offset())...)
 	if err != nil {
 		return nil, Total{}, fmt.Errorf("list deployments: %w", err)
@@ -284,6 +303,9 @@ func (r *Deployments) List(ctx context.Context, f DeploymentFilter, sortBy []Sor
 	}
 	return list, totalOf(n, p), rows.Err()
 }
+
+// defaultOrder is newest first, the order of the deployments_*created indexes.
+const defaultOrder = "d.created_at DESC, d.id DESC"
 
 func orderBy(keys []SortKey) (string, error) {
 	if len(keys) == 0 {
@@ -382,10 +404,15 @@ func (r *Deployments) Enqueue(ctx context.Context, id string, req Request) (*Run
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE deployments SET status = ?, status_reason = ?, progress_done = ?, progress_planned = ?,
-			template = ?, template_id = ?, inputs = ?, terraform = ?, tfvars = ?, power_states = ?, updated_at = ? WHERE id = ?`,
-			d.Status, d.StatusReason, d.Progress.Done, d.Progress.Planned, d.Template, nullIfEmpty(d.TemplateID),
-			jsonOr(d.Inputs, "{}"), d.Terraform, d.TFVars, mustJSON(d.PowerStates), fmtTime(r.s.Now()), id); err != nil {
+			template_id = ?, inputs = ?, power_states = ?, updated_at = ? WHERE id = ?`,
+			d.Status, d.StatusReason, d.Progress.Done, d.Progress.Planned, nullIfEmpty(d.TemplateID),
+			jsonOr(d.Inputs, "{}"), mustJSON(d.PowerStates), fmtTime(r.s.Now()), id); err != nil {
 			return fmt.Errorf("update deployment %s: %w", id, err)
+		}
+		if req.Change != nil {
+			if err := setTexts(ctx, tx, id, d.Template, d.Terraform, d.TFVars); err != nil {
+				return err
+			}
 		}
 		run, err = insertRun(ctx, tx, r.s, id, req.Kind, req.Params, req.CreatedBy)
 		return err
@@ -416,9 +443,31 @@ func (r *Deployments) SetProgress(ctx context.Context, id string, p Progress) er
 
 // SetGenerated stores the Terraform generated for a deployment.
 func (r *Deployments) SetGenerated(ctx context.Context, id, terraform, tfvars string) error {
-	_, err := r.s.db.ExecContext(ctx, "UPDATE deployments SET terraform = ?, tfvars = ? WHERE id = ?", terraform, tfvars, id)
+	_, err := r.s.db.ExecContext(ctx, "UPDATE deployment_texts SET terraform = ?, tfvars = ? WHERE deployment_id = ?", terraform, tfvars, id)
 	if err != nil {
 		return fmt.Errorf("store terraform of %s: %w", id, err)
+	}
+	return nil
+}
+
+// setTexts replaces a deployment's template and generated Terraform.
+func setTexts(ctx context.Context, tx *sql.Tx, id, template, terraform, tfvars string) error {
+	_, err := tx.ExecContext(ctx, "UPDATE deployment_texts SET template = ?, terraform = ?, tfvars = ? WHERE deployment_id = ?",
+		template, terraform, tfvars, id)
+	if err != nil {
+		return fmt.Errorf("store the texts of %s: %w", id, err)
+	}
+	return nil
+}
+
+// insertOwner makes user an owner of a deployment (already one: nothing changes).
+// The owner row carries the deployment's creation time for "my deployments,
+// newest first".
+func insertOwner(ctx context.Context, tx *sql.Tx, deploymentID, user string, now time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO deployment_owners (deployment_id, user_id, created_at, deployment_created_at)
+		SELECT id, ?, ?, created_at FROM deployments WHERE id = ? ON CONFLICT DO NOTHING`, user, fmtTime(now), deploymentID)
+	if err != nil {
+		return fmt.Errorf("insert owner %s of %s: %w", user, deploymentID, err)
 	}
 	return nil
 }
@@ -521,6 +570,7 @@ func (r *Deployments) FailOrphaned(ctx context.Context, id, reason string) (bool
 // HardDelete removes a deployment and everything stored for it (runs, resources,
 // states, logs). While its infrastructure may exist it is a conflict unless force.
 func (r *Deployments) HardDelete(ctx context.Context, id string, force bool) error {
+	defer r.s.counts.forget("deployments") // read your own writes in list totals
 	return r.s.tx(ctx, func(tx *sql.Tx) error {
 		d, err := getDeployment(ctx, tx, id)
 		if err != nil {
@@ -564,6 +614,7 @@ func (r *Deployments) Existing(ctx context.Context) (map[string]bool, error) {
 
 // AddOwner makes a user an owner of a deployment; adding an owner twice is a no-op.
 func (r *Deployments) AddOwner(ctx context.Context, id, userID string) error {
+	defer r.s.counts.forget("deployments") // read your own writes in list totals
 	return r.s.tx(ctx, func(tx *sql.Tx) error {
 		if _, err := getDeployment(ctx, tx, id); err != nil {
 			return err
@@ -575,14 +626,13 @@ func (r *Deployments) AddOwner(ctx context.Context, id, userID string) error {
 		if n == 0 {
 			return Errorf(EInvalid, "user %q does not exist", userID).WithDetails(Detail{Field: "user_id", Message: "unknown user"})
 		}
-		_, err := tx.ExecContext(ctx, "INSERT OR IGNORE INTO deployment_owners (deployment_id, user_id, created_at) VALUES (?, ?, ?)",
-			id, userID, fmtTime(r.s.Now()))
-		return err
+		return insertOwner(ctx, tx, id, userID, r.s.Now())
 	})
 }
 
 // RemoveOwner removes an owner; the last owner is never removed.
 func (r *Deployments) RemoveOwner(ctx context.Context, id, userID string) error {
+	defer r.s.counts.forget("deployments") // read your own writes in list totals
 	return r.s.tx(ctx, func(tx *sql.Tx) error {
 		d, err := getDeployment(ctx, tx, id)
 		if err != nil {

@@ -105,6 +105,7 @@ func (q *Logs) Append(ctx context.Context, deploymentID string, lines ...*LogLin
 	if err != nil {
 		return wrapUnlessStoreError(err, "append logs of %s", deploymentID)
 	}
+	q.s.counts.forget(deploymentID) // filtered log totals of this deployment changed
 	logNotify(deploymentID)
 	return nil
 }
@@ -128,8 +129,33 @@ func levelsFrom(level string) []string {
 	return LogLevels
 }
 
-// List returns a page of a deployment's log in seq order.
+// Next returns up to limit lines after f.AfterSeq matching f, in seq order,
+// without counting: what a follower reads between waits.
+func (q *Logs) Next(ctx context.Context, deploymentID string, f LogFilter, limit int) ([]*LogLine, error) {
+	cond, args := logCondition(deploymentID, f)
+	return q.query(ctx, deploymentID, "WHERE "+cond+" ORDER BY seq LIMIT ?", append(args, limit)...)
+}
+
+// List returns a page of a deployment's log in seq order. A deployment's lines
+// are numbered without gaps and retention removes only its oldest ones, so an
+// unfiltered page is a range of sequence numbers: the last page of a
+// million-line log costs what the first does. Filtered pages count (cached, see
+// countCache) and skip.
 func (q *Logs) List(ctx context.Context, deploymentID string, f LogFilter, p Page) ([]*LogLine, Total, error) {
+	if f == (LogFilter{}) {
+		return q.listRange(ctx, deploymentID, p)
+	}
+	cond, args := logCondition(deploymentID, f)
+	n, err := q.s.counts.get(ctx, q.s.db, "SELECT COUNT(*) FROM log_lines WHERE "+cond, args)
+	if err != nil {
+		return nil, Total{}, fmt.Errorf("count logs: %w", err)
+	}
+	lines, err := q.query(ctx, deploymentID, "WHERE "+cond+" ORDER BY seq LIMIT ? OFFSET ?", append(args, p.limit(), p.offset())...)
+	return lines, totalOf(n, p), err
+}
+
+// logCondition is the WHERE clause of a filtered log read.
+func logCondition(deploymentID string, f LogFilter) (string, []any) {
 	where, args := []string{"deployment_id = ?"}, []any{deploymentID}
 	if f.Since != nil {
 		where = append(where, "time >= ?")
@@ -158,15 +184,31 @@ func (q *Logs) List(ctx context.Context, deploymentID string, f LogFilter, p Pag
 		where = append(where, "seq > ?")
 		args = append(args, f.AfterSeq)
 	}
-	cond := strings.Join(where, " AND ")
-	var n int
-	if err := q.s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM log_lines WHERE "+cond, args...).Scan(&n); err != nil {
-		return nil, Total{}, fmt.Errorf("count logs: %w", err)
-	}
-	rows, err := q.s.db.QueryContext(ctx, `SELECT seq, time, level, source, run_id, resource, message FROM log_lines WHERE `+cond+
-		" ORDER BY seq LIMIT ? OFFSET ?", append(args, p.limit(), p.offset())...)
+	return strings.Join(where, " AND "), args
+}
+
+// listRange serves an unfiltered page as a sequence range.
+func (q *Logs) listRange(ctx context.Context, deploymentID string, p Page) ([]*LogLine, Total, error) {
+	var first sql.NullInt64
+	var last int64
+	err := q.s.db.QueryRowContext(ctx, `SELECT (SELECT MIN(seq) FROM log_lines WHERE deployment_id = d.id), d.log_seq
+		FROM deployments d WHERE d.id = ?`, deploymentID).Scan(&first, &last)
 	if err != nil {
-		return nil, Total{}, fmt.Errorf("list logs: %w", err)
+		return nil, Total{}, notFound(err, "deployment", deploymentID)
+	}
+	if !first.Valid {
+		return []*LogLine{}, totalOf(0, p), nil
+	}
+	from := first.Int64 + int64(p.offset())
+	lines, err := q.query(ctx, deploymentID, "WHERE deployment_id = ? AND seq >= ? AND seq < ? ORDER BY seq",
+		deploymentID, from, from+int64(p.limit()))
+	return lines, totalOf(int(last-first.Int64+1), p), err
+}
+
+func (q *Logs) query(ctx context.Context, deploymentID, tail string, args ...any) ([]*LogLine, error) {
+	rows, err := q.s.db.QueryContext(ctx, `SELECT seq, time, level, source, run_id, resource, message FROM log_lines `+tail, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list logs: %w", err)
 	}
 	defer rows.Close()
 	lines := []*LogLine{}
@@ -174,12 +216,12 @@ func (q *Logs) List(ctx context.Context, deploymentID string, f LogFilter, p Pag
 		l := &LogLine{DeploymentID: deploymentID}
 		var t string
 		if err := rows.Scan(&l.Seq, &t, &l.Level, &l.Source, &l.RunID, &l.Resource, &l.Message); err != nil {
-			return nil, Total{}, fmt.Errorf("list logs: %w", err)
+			return nil, fmt.Errorf("list logs: %w", err)
 		}
 		l.Time = parseTime(t)
 		lines = append(lines, l)
 	}
-	return lines, totalOf(n, p), rows.Err()
+	return lines, rows.Err()
 }
 
 // Wait blocks until the deployment's log has a line after afterSeq, or ctx ends.
@@ -201,31 +243,96 @@ func (q *Logs) Wait(ctx context.Context, deploymentID string, afterSeq int64) er
 	}
 }
 
-// Purge deletes log lines older than before, batch lines per transaction so the
-// database stays responsive, and returns how many went.
-func (q *Logs) Purge(ctx context.Context, before time.Time, batch int) (int64, error) {
-	if batch <= 0 {
-		batch = 5000
-	}
-	var total int64
+// PurgeRange is the oldest part of one deployment's log that a purge deletes:
+// sequence numbers From to To, both included.
+type PurgeRange struct {
+	DeploymentID string
+	From, To     int64
+}
+
+// Lines is how many lines the range holds.
+func (r PurgeRange) Lines() int64 { return r.To - r.From + 1 }
+
+// PurgePlan finds, for every deployment, the prefix of its log up to its newest
+// line stamped before before. Retention deletes each deployment's oldest lines
+// only, so the rest stays a gapless range (which list pages rely on); a line
+// the clock stamped later than a line after it (a clock step back) goes with
+// its older neighbours.
+func (q *Logs) PurgePlan(ctx context.Context, before time.Time) ([]PurgeRange, error) {
+	var plan []PurgeRange
+	after := ""
 	for {
-		res, err := q.s.db.ExecContext(ctx, `DELETE FROM log_lines WHERE (deployment_id, seq) IN
-			(SELECT deployment_id, seq FROM log_lines WHERE time < ? LIMIT ?)`, fmtTime(before), batch)
+		rows, err := q.s.db.QueryContext(ctx, `SELECT d.id,
+			(SELECT l.seq FROM log_lines l WHERE l.deployment_id = d.id ORDER BY l.seq LIMIT 1),
+			(SELECT MAX(l.seq) FROM log_lines l WHERE l.deployment_id = d.id AND l.time < ?)
+			FROM deployments d WHERE d.id > ? ORDER BY d.id LIMIT 1000`, fmtTime(before), after)
 		if err != nil {
-			return total, fmt.Errorf("purge logs: %w", err)
+			return nil, fmt.Errorf("plan log purge: %w", err)
+		}
+		n := 0
+		for rows.Next() {
+			var id string
+			var first, cut sql.NullInt64
+			if err := rows.Scan(&id, &first, &cut); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("plan log purge: %w", err)
+			}
+			after, n = id, n+1
+			if first.Valid && cut.Valid && cut.Int64 >= first.Int64 {
+				plan = append(plan, PurgeRange{DeploymentID: id, From: first.Int64, To: cut.Int64})
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("plan log purge: %w", err)
+		}
+		if n < 1000 {
+			return plan, nil
+		}
+	}
+}
+
+// DeleteRange deletes one deployment's lines From..To in transactions of at most
+// batch lines each (in key order, so each is a short range delete and writers
+// of the API wait milliseconds at most), calling done after each with the lines
+// it deleted.
+func (q *Logs) DeleteRange(ctx context.Context, r PurgeRange, batch int64, done func(n int64)) error {
+	if batch <= 0 {
+		batch = 10000
+	}
+	for from := r.From; from <= r.To; from += batch {
+		to := min(from+batch-1, r.To)
+		res, err := q.s.db.ExecContext(ctx, "DELETE FROM log_lines WHERE deployment_id = ? AND seq >= ? AND seq <= ?", r.DeploymentID, from, to)
+		if err != nil {
+			return fmt.Errorf("purge logs of %s: %w", r.DeploymentID, err)
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return total, fmt.Errorf("purge logs: %w", err)
+			return fmt.Errorf("purge logs of %s: %w", r.DeploymentID, err)
 		}
-		total += n
-		if n < int64(batch) {
-			return total, nil
+		if done != nil {
+			done(n)
 		}
-		if err := ctx.Err(); err != nil {
+	}
+	q.s.counts.forget(r.DeploymentID)
+	return nil
+}
+
+// Purge deletes every deployment's lines written before before (PurgePlan, then
+// DeleteRange) and returns how many went.
+func (q *Logs) Purge(ctx context.Context, before time.Time, batch int64) (int64, error) {
+	plan, err := q.PurgePlan(ctx, before)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, r := range plan {
+		if err := q.DeleteRange(ctx, r, batch, func(n int64) { total += n }); err != nil {
 			return total, err
 		}
 	}
+	return total, nil
 }
 
 // LastSeq returns the sequence number of a deployment's newest log line.

@@ -29,6 +29,7 @@ type Store struct {
 	db      *sql.DB
 	now     func() time.Time
 	sealKey []byte
+	counts  *countCache
 
 	Users       *Users
 	SSHKeys     *SSHKeys
@@ -41,6 +42,7 @@ type Store struct {
 	States      *States
 	Logs        *Logs
 	Logins      *Logins
+	Jobs        *Jobs
 	// Allocations and DeploymentSSH serve software configuration (hostpool
 	// hosts, the service's key pair per deployment).
 	Allocations   *Allocations
@@ -69,7 +71,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(8)
-	s := &Store{db: db, now: time.Now}
+	s := &Store{db: db, now: time.Now, counts: newCountCache()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -88,6 +90,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.States = &States{s}
 	s.Logs = &Logs{s}
 	s.Logins = &Logins{s}
+	s.Jobs = &Jobs{s}
 	s.Allocations = &Allocations{s}
 	s.DeploymentSSH = &DeploymentSSH{s}
 	return s, nil

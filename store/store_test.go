@@ -257,9 +257,41 @@ func TestLogs_SeqFiltersWaitAndPurge(t *testing.T) {
 	if err != nil || n != 5 { // lines of days 0..4
 		t.Fatalf("purged %d, %v", n, err)
 	}
-	left, _, _ := s.Logs.List(ctx, d.ID, LogFilter{}, Page{Size: 100})
-	if len(left) != 6 || left[0].Seq != 6 {
-		t.Fatalf("left %d, first seq %d", len(left), left[0].Seq)
+	left, total, _ := s.Logs.List(ctx, d.ID, LogFilter{}, Page{Size: 100})
+	if len(left) != 6 || left[0].Seq != 6 || total.Items != 6 {
+		t.Fatalf("left %d (total %d), first seq %d", len(left), total.Items, left[0].Seq)
+	}
+	// Unfiltered pages are sequence ranges: the last page, and one past it.
+	last, total, _ := s.Logs.List(ctx, d.ID, LogFilter{}, Page{Number: 3, Size: 2})
+	if len(last) != 2 || last[0].Seq != 10 || last[1].Seq != 11 || total.Pages != 3 {
+		t.Fatalf("last page: %d lines from %d, %d pages", len(last), last[0].Seq, total.Pages)
+	}
+	if past, _, _ := s.Logs.List(ctx, d.ID, LogFilter{}, Page{Number: 4, Size: 2}); len(past) != 0 {
+		t.Fatalf("a page past the end has %d lines", len(past))
+	}
+}
+
+// A line stamped earlier than the line before it (the clock stepped back) is
+// purged with its neighbours: what is left of a log stays a gapless range.
+func TestLogsPurge_KeepsEachLogGapless(t *testing.T) {
+	s, clk := openTest(t)
+	ctx := context.Background()
+	u := newUser(t, s, "alice")
+	d, _ := newDeployment(t, s, u.ID)
+	start := clk.Now()
+	stamps := []time.Duration{0, time.Hour, 2 * time.Hour, 30 * time.Minute, 3 * time.Hour, 4 * time.Hour} // the 4th stepped back
+	for _, at := range stamps {
+		if err := s.Logs.Append(ctx, d.ID, &LogLine{Time: start.Add(at), Level: LevelInfo, Source: SourceTerraform, Message: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.Logs.Purge(ctx, start.Add(150*time.Minute), 1000) // before 2h30: seqs 1-4 (the 4th is stamped 0h30)
+	if err != nil || n != 4 {
+		t.Fatalf("purged %d, %v", n, err)
+	}
+	left, total, _ := s.Logs.List(ctx, d.ID, LogFilter{}, Page{Size: 10})
+	if total.Items != 2 || len(left) != 2 || left[0].Seq != 5 || left[1].Seq != 6 {
+		t.Fatalf("left: %d lines (total %d)", len(left), total.Items)
 	}
 }
 

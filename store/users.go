@@ -265,6 +265,7 @@ func (r *Users) SetGroupAdmin(ctx context.Context, id string, admin bool) error 
 // no deployment is ever left without an owner) passes to heir, the admin who
 // deletes; Delete returns those deployments' ids.
 func (r *Users) Delete(ctx context.Context, id string, force bool, heir string) ([]string, error) {
+	defer r.s.counts.forget("deployments")
 	var inherited []string
 	err := r.s.tx(ctx, func(tx *sql.Tx) error {
 		var exists int
@@ -297,10 +298,8 @@ func (r *Users) Delete(ctx context.Context, id string, force bool, heir string) 
 		if len(sole) > 0 && (heir == "" || heir == id) {
 			return Errorf(EConflict, "user is the only owner of %d deployment(s) and nobody else can inherit them", len(sole))
 		}
-		now := fmtTime(r.s.Now())
 		for _, d := range sole {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO deployment_owners (deployment_id, user_id, created_at) VALUES (?, ?, ?)",
-				d.id, heir, now); err != nil {
+			if err := insertOwner(ctx, tx, d.id, heir, r.s.Now()); err != nil {
 				return fmt.Errorf("hand deployment %s over: %w", d.id, err)
 			}
 			inherited = append(inherited, d.id)

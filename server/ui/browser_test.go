@@ -55,6 +55,17 @@ func TestDashboard(t *testing.T) {
 	b.click(`#sec-api-tokens ~ form button[type=submit]`)
 	b.waitText(".token-once code", "orc_")
 	b.shot("profile")
+	// --- changes the password: a wrong current one is reported at its field ---
+	b.fill(`#sec-password ~ form input[name=current_password]`, "not my password")
+	b.fill(`#sec-password ~ form input[name=password]`, "a brand new passphrase")
+	b.fill(`#sec-password ~ form input[name=confirm]`, "a brand new passphrase")
+	b.click(`#sec-password ~ form button[type=submit]`)
+	b.waitText(`#sec-password ~ form .field[data-field=current_password] .field-error`, "current_password is wrong")
+	b.fill(`#sec-password ~ form input[name=current_password]`, "correct horse battery")
+	b.fill(`#sec-password ~ form input[name=password]`, "a brand new passphrase")
+	b.fill(`#sec-password ~ form input[name=confirm]`, "a brand new passphrase")
+	b.click(`#sec-password ~ form button[type=submit]`)
+	b.waitText(".toast", "Password changed")
 
 	// --- deploys from the catalog after fixing an error the server reported ---
 	b.click(`a[href="/catalog"]`)
@@ -172,8 +183,8 @@ func TestDashboard(t *testing.T) {
 		t.Fatal("the list reloaded to show the new status")
 	}
 	admin.shot("deployments-admin")
-	admin.fill(`.filters input[name=owner]`, "bob")
-	admin.waitText(".empty", "No deployment matches these filters")
+	admin.fill(`.filters input[name=owner]`, "nobody-here")
+	admin.waitText(".notice-bad", `no user with id or username "nobody-here"`)
 	admin.fill(`.filters input[name=owner]`, "scientist")
 	admin.waitFor(`tr[data-id="` + id + `"]`)
 	if !strings.Contains(admin.path(), "owner=scientist") {

@@ -253,10 +253,22 @@ export async function logsAdminPage(ctx) {
     if (!(await confirmDialog({ title: `Delete every log line older than ${n} days?`, body: 'Of every deployment. This cannot be undone.', confirm: 'Purge', danger: true }))) return;
     setBusy(purge, true, 'Purging…');
     try {
-      const res = await api('DELETE', `/logs?older_than=${n}d`);
+      // The purge is a background job: follow it until it ends.
+      let job = await api('DELETE', `/logs?older_than=${n}d`);
       showFieldErrors(form, null);
-      clear(result, h('p', { class: 'notice notice-good', role: 'status' }, `${res.deleted} log line${res.deleted === 1 ? '' : 's'} older than `, timeEl(res.before), ' deleted.'));
-    } catch (err) { showFieldErrors(form, err); } finally { setBusy(purge, false); }
+      while (job.status === 'queued' || job.status === 'running') {
+        const p = job.progress || {};
+        clear(result, h('p', { class: 'notice', role: 'status' }, job.status === 'queued' ? 'Purge queued…' : `Purging: ${p.deleted || 0} of ${p.planned || 0} lines deleted…`));
+        await new Promise((r) => setTimeout(r, 500));
+        job = await api('GET', `/jobs/${job.id}`, undefined, { signal: ctx.signal });
+      }
+      const deleted = (job.progress && job.progress.deleted) || 0;
+      if (job.status === 'failed') {
+        clear(result, h('p', { class: 'notice notice-bad', role: 'alert' }, `The purge failed after deleting ${deleted} lines: ${job.error}`));
+      } else {
+        clear(result, h('p', { class: 'notice notice-good', role: 'status' }, `${deleted} log line${deleted === 1 ? '' : 's'} older than `, timeEl(job.params.before), ' deleted.'));
+      }
+    } catch (err) { if (err.name !== 'AbortError') showFieldErrors(form, err); } finally { setBusy(purge, false); }
   });
   return adminPage('/admin/logs', 'Logs', null, h('p', { class: 'muted' }, 'Deployment logs are kept after deletion, until they are older than the retention period.'), form, result);
 }

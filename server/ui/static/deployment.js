@@ -2,7 +2,7 @@
 // outputs, logs, runs, the template, the generated Terraform, the state, the
 // update form with a plan preview, owners (admins) and deletion.
 import { h, clear, badge, timeEl, fmtTime, emptyState, copyButton, confirmDialog, toast, numbered, pre, spinner, field, formErrors, showFieldErrors, setBusy, errorPanel, cell } from './dom.js';
-import { api, allPages, ApiError } from './api.js';
+import { api, ApiError } from './api.js';
 import { progressBar } from './deployments.js';
 import { logViewer } from './logs.js';
 import { planView } from './catalog.js';
@@ -444,17 +444,14 @@ export async function deploymentPage(ctx) {
       if (!name) { showFieldErrors(form, new ApiError(422, { error: { message: 'Enter a username.', details: [{ field: 'username', message: 'Enter a username.' }] } })); return; }
       setBusy(add, true, 'Adding…');
       try {
-        // The API names users by id; look the username up (admins list users).
-        const users = await allPages('/users');
-        const u = users.find((x) => x.username === name);
-        if (!u) throw new ApiError(422, { error: { message: `No user is called ${name}.`, details: [{ field: 'username', message: `No user is called ${name}.` }] } });
-        await api('POST', `/deployments/${id}/owners`, { user_id: u.id });
+        // The API takes a username (or an id) and says when nobody has it.
+        await api('POST', `/deployments/${id}/owners`, { user: name });
         username.value = '';
         showFieldErrors(form, null);
         toast(`${name} is now an owner.`);
         await load();
       } catch (err) {
-        showFieldErrors(form, err, (f) => (f === 'user_id' ? 'username' : f));
+        showFieldErrors(form, err, (f) => (f === 'user' ? 'username' : f));
       } finally { setBusy(add, false); }
     });
     return { el: h('div', null, h('p', { class: 'muted' }, 'Owners see and act on this deployment. There is always at least one.'), list, form), load };

@@ -42,7 +42,6 @@ export async function deploymentsPage(ctx) {
   ]);
   const templateName = Object.fromEntries(templates.items.map((t) => [t.id, `${t.name} ${t.version}`]));
   const userName = Object.fromEntries(users.map((u) => [u.id, u.username]));
-  const userId = Object.fromEntries(users.map((u) => [u.username, u.id]));
 
   const f = {
     status: h('select', { name: 'status' }, h('option', { value: '' }, 'Any status'), STATUSES.map((s) => h('option', { value: s, selected: q.get('status') === s }, s.replaceAll('_', ' ')))),
@@ -66,7 +65,7 @@ export async function deploymentsPage(ctx) {
   const apiQuery = (s) => query({
     status: s.status, template_id: s.template_id, target: s.target, label: s.label, q: s.q,
     created_after: toISO(s.from, false), created_before: toISO(s.to, true), include_deleted: s.deleted ? 'true' : '',
-    owner: s.owner ? (userId[s.owner] || s.owner) : '', page, size, sort: '-created_at',
+    owner: s.owner, page, size, sort: '-created_at',
   });
 
   const body = h('div', { class: 'table-wrap' });
@@ -85,6 +84,10 @@ export async function deploymentsPage(ctx) {
       clear(errorBox);
     } catch (err) {
       if (err.name === 'AbortError') return;
+      // Rows of an earlier query would read as answers to this one.
+      clear(body);
+      clear(pager);
+      lastStatuses = {};
       clear(errorBox, h('p', { class: 'notice notice-bad', role: 'alert' }, err.message));
       schedule(10000);
       return;
