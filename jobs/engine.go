@@ -37,6 +37,8 @@ type Config struct {
 	Resolver *tosca2tf.Resolver
 	// Name identifies this process in runs' worker field.
 	Name string
+	// Configure tunes software configuration (configure_phase.go).
+	Configure ConfigureOptions
 }
 
 // Metrics receives the engine's measurements (the server exports them).

@@ -110,6 +110,9 @@ func (e *Engine) perform(ctx, bg context.Context, run *store.Run, logs *logWrite
 	if err != nil {
 		return fail("translate the template: " + err.Error())
 	}
+	if err := e.allocateHosts(bg, d, res, run.Kind); err != nil {
+		return fail(err.Error())
+	}
 	for _, w := range res.Warnings {
 		logs.add(store.LevelWarn, store.SourceTranslator, "", w.Error())
 	}
@@ -137,11 +140,13 @@ func (e *Engine) perform(ctx, bg context.Context, run *store.Run, logs *logWrite
 			runErr = w.apply(ctx, logs, opts...)
 		}
 	case store.RunDelete:
+		e.unconfigureBeforeDestroy(ctx, bg, run, d, res, logs)
 		runErr = w.destroy(ctx, logs)
 	default:
 		runErr = fmt.Errorf("unknown run kind %q", run.Kind)
 	}
-	return e.conclude(bg, run, d, res, w, prev, logs, runErr)
+	result := e.conclude(bg, run, d, res, w, prev, logs, runErr)
+	return e.afterApply(ctx, bg, run, d, res, logs, result)
 }
 
 // conclude saves the state, rebuilds resources and outputs, and says how the run ended.
@@ -153,6 +158,9 @@ func (e *Engine) conclude(bg context.Context, run *store.Run, d *store.Deploymen
 	outputs, err := e.syncResources(bg, d, res, w, prev, run.Kind, runErr != nil)
 	if err != nil {
 		logs.add(store.LevelWarn, store.SourceOrchestrator, "", "read resources from the state: "+err.Error())
+	}
+	if err := e.store.Configured.Restore(bg, d.ID); err != nil {
+		logs.add(store.LevelWarn, store.SourceOrchestrator, "", "show the software configuration state: "+err.Error())
 	}
 	result := store.Result{Status: store.RunSucceeded, Outputs: outputs}
 	if runErr != nil {
@@ -188,6 +196,9 @@ func failureReason(err error, logs *logWriter) string {
 // start: neither target has a native reboot through Terraform.
 func (e *Engine) action(ctx, bg context.Context, run *store.Run, d *store.Deployment, logs *logWriter) store.Result {
 	p := run.Params
+	if p.Action == ActionReconfigure {
+		return e.reconfigure(ctx, bg, run, d, logs)
+	}
 	steps := map[string][]string{"start": {"started"}, "stop": {"stopped"}, "reboot": {"stopped", "started"}}[p.Action]
 	if steps == nil {
 		return store.Result{Status: store.RunFailed, Error: fmt.Sprintf("unknown action %q", p.Action)}
@@ -287,9 +298,19 @@ func (e *Engine) Render(ctx context.Context, d *store.Deployment) (*tosca2tf.Res
 	if err != nil {
 		return nil, nil, err
 	}
+	if target.Kind != "local" { // the service's own key, for the configure phase
+		if pub, err := e.deploymentPublicKey(ctx, d); err != nil {
+			return nil, nil, err
+		} else if pub != "" {
+			keys = append(keys, pub)
+		}
+	}
 	res, err := tosca2tf.Translate(tmpl, tosca2tf.Options{Target: target.Kind, Inputs: inputs, DeploymentID: d.ID,
 		TargetConfig: cfg, SSHPublicKeys: keys, PowerStates: d.PowerStates})
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := e.placeHosts(ctx, d, target, res, true); err != nil {
 		return nil, nil, err
 	}
 	env := map[string]string{}

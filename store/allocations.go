@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -46,9 +47,13 @@ type Allocations struct{ s *Store }
 // host in hosts that no deployment holds and that fits says suits them (the
 // caller orders hosts by preference). The unique (target, host) key makes the
 // allocation exclusive across deployments whatever runs at the same time.
+//
+// With dryRun nothing is written: the answer says what an allocation would give
+// (submission checks it, so a template that cannot fit is refused at once).
 func (r *Allocations) Allocate(ctx context.Context, target, deploymentID string, wants []HostWant, hosts []string,
-	fits func(w HostWant, host string) bool) ([]Allocation, error) {
+	fits func(w HostWant, host string) bool, dryRun bool) ([]Allocation, error) {
 	var out []Allocation
+	errDryRun := errors.New("dry run")
 	err := r.s.tx(ctx, func(tx *sql.Tx) error {
 		out = nil
 		rows, err := tx.QueryContext(ctx, "SELECT host, deployment_id, node, instance FROM host_allocations WHERE target = ?", target)
@@ -123,8 +128,14 @@ func (r *Allocations) Allocate(ctx context.Context, target, deploymentID string,
 			taken[chosen] = true
 			out = append(out, Allocation{Target: target, Host: chosen, DeploymentID: deploymentID, Node: w.Node, Instance: w.Instance})
 		}
+		if dryRun {
+			return errDryRun // roll back
+		}
 		return nil
 	})
+	if err == errDryRun {
+		err = nil
+	}
 	if err != nil {
 		return nil, err
 	}

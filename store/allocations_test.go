@@ -32,21 +32,28 @@ func TestAllocations_ExclusiveKeptReleased(t *testing.T) {
 	d1, _ := newDeployment(t, s, u.ID)
 	d2, _ := newDeployment(t, s, u.ID)
 
-	a, err := s.Allocations.Allocate(ctx, "pool", d1.ID, []HostWant{{"web", 0}, {"web", 1}}, []string{"h1", "h2", "h3"}, any2)
+	a, err := s.Allocations.Allocate(ctx, "pool", d1.ID, []HostWant{{"web", 0}, {"web", 1}}, []string{"h1", "h2", "h3"}, any2, false)
 	if err != nil || len(a) != 2 || a[0].Host != "h1" || a[1].Host != "h2" {
 		t.Fatalf("first allocation: %v %v", a, err)
 	}
+	// A dry run answers without writing.
+	if a, err := s.Allocations.Allocate(ctx, "pool", d2.ID, []HostWant{{"db", 0}}, []string{"h1", "h2", "h3"}, any2, true); err != nil || a[0].Host != "h3" {
+		t.Fatalf("dry run: %v %v", a, err)
+	}
+	if list, _ := s.Allocations.List(ctx, "", d2.ID); len(list) != 0 {
+		t.Fatalf("a dry run wrote: %v", list)
+	}
 	// Again (an update): the same hosts.
-	a, err = s.Allocations.Allocate(ctx, "pool", d1.ID, []HostWant{{"web", 0}, {"web", 1}}, []string{"h3", "h2", "h1"}, any2)
+	a, err = s.Allocations.Allocate(ctx, "pool", d1.ID, []HostWant{{"web", 0}, {"web", 1}}, []string{"h3", "h2", "h1"}, any2, false)
 	if err != nil || a[0].Host != "h1" || a[1].Host != "h2" {
 		t.Fatalf("re-allocation moved hosts: %v %v", a, err)
 	}
 	// Another deployment gets what is left, and no more.
 	only := func(w HostWant, h string) bool { return h != "h1" }
-	if a, err = s.Allocations.Allocate(ctx, "pool", d2.ID, []HostWant{{"db", 0}}, []string{"h1", "h2", "h3"}, only); err != nil || a[0].Host != "h3" {
+	if a, err = s.Allocations.Allocate(ctx, "pool", d2.ID, []HostWant{{"db", 0}}, []string{"h1", "h2", "h3"}, only, false); err != nil || a[0].Host != "h3" {
 		t.Fatalf("second deployment: %v %v", a, err)
 	}
-	_, err = s.Allocations.Allocate(ctx, "pool", d2.ID, []HostWant{{"db", 0}, {"db", 1}}, []string{"h1", "h2", "h3"}, any2)
+	_, err = s.Allocations.Allocate(ctx, "pool", d2.ID, []HostWant{{"db", 0}, {"db", 1}}, []string{"h1", "h2", "h3"}, any2, false)
 	var nf *NoFitError
 	if !errors.As(err, &nf) || nf.Want != (HostWant{"db", 1}) || len(nf.Free) != 0 {
 		t.Fatalf("want no fit for db[1], got %v", err)
@@ -56,7 +63,7 @@ func TestAllocations_ExclusiveKeptReleased(t *testing.T) {
 		t.Fatalf("a failed allocation changed the table: %v", list)
 	}
 	// Scaling down gives a host back.
-	if a, err = s.Allocations.Allocate(ctx, "pool", d1.ID, []HostWant{{"web", 0}}, []string{"h1", "h2", "h3"}, any2); err != nil || len(a) != 1 {
+	if a, err = s.Allocations.Allocate(ctx, "pool", d1.ID, []HostWant{{"web", 0}}, []string{"h1", "h2", "h3"}, any2, false); err != nil || len(a) != 1 {
 		t.Fatalf("scale down: %v %v", a, err)
 	}
 	if list, _ := s.Allocations.List(ctx, "pool", ""); len(list) != 2 {
@@ -101,7 +108,7 @@ func TestAllocations_ConcurrentDeploymentsNeverShareAHost(t *testing.T) {
 		wg.Add(1)
 		go func(id string) {
 			defer wg.Done()
-			a, err := s.Allocations.Allocate(ctx, "pool", id, []HostWant{{"vm", 0}}, []string{"h1", "h2"}, any2)
+			a, err := s.Allocations.Allocate(ctx, "pool", id, []HostWant{{"vm", 0}}, []string{"h1", "h2"}, any2, false)
 			if err == nil {
 				mu.Lock()
 				won[id] = a[0].Host

@@ -47,6 +47,7 @@ type Store struct {
 	// hosts, the service's key pair per deployment).
 	Allocations   *Allocations
 	DeploymentSSH *DeploymentSSH
+	Configured    *Configured
 }
 
 // Option changes how Open sets up a Store.
@@ -93,6 +94,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.Jobs = &Jobs{s}
 	s.Allocations = &Allocations{s}
 	s.DeploymentSSH = &DeploymentSSH{s}
+	s.Configured = &Configured{s}
 	return s, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -57,8 +58,8 @@ type Result struct {
 // Translate turns a parsed template into a Terraform JSON root module made of our
 // modules for the target, plus its variable values. Inputs are checked first.
 func Translate(t *Template, opts Options) (*Result, error) {
-	if opts.Target != "local" && opts.Target != "openstack" {
-		return nil, Errors{{Kind: KindUnsupported, Message: fmt.Sprintf("unknown target kind %q (local or openstack)", opts.Target)}}
+	if !slices.Contains(modules.Targets(), opts.Target) {
+		return nil, Errors{{Kind: KindUnsupported, Message: fmt.Sprintf("unknown target kind %q (%s)", opts.Target, strings.Join(modules.Targets(), ", "))}}
 	}
 	inputs, err := CheckInputs(t, opts.Inputs)
 	if err != nil {

@@ -40,3 +40,19 @@ CREATE TABLE deployment_ssh (
     created_at     TEXT NOT NULL,
     updated_at     TEXT NOT NULL
 );
+
+-- What the configure phase last did on each software node instance: its state
+-- (CONFIGURED, ERROR...), a digest of the operations and inputs it ran (an
+-- update re-runs only nodes whose digest changed) and what the resources API
+-- shows of it. The resources table is rebuilt from the state after every run;
+-- these rows are laid over it.
+CREATE TABLE configured_nodes (
+    deployment_id  TEXT NOT NULL REFERENCES deployments(id) ON DELETE CASCADE,
+    node           TEXT NOT NULL,
+    instance       INTEGER NOT NULL,
+    state          TEXT NOT NULL,
+    digest         TEXT NOT NULL DEFAULT '',
+    attributes     TEXT NOT NULL DEFAULT '{}',
+    updated_at     TEXT NOT NULL,
+    PRIMARY KEY (deployment_id, node, instance)
+);
