@@ -771,7 +771,7 @@ func (w *logWriter) addDone(n int) {
 
 // ActionReconfigure is the day-2 action that re-runs a software node's (or a
 // Compute's software's) operations without touching the infrastructure.
-const ActionReconfigure = "reconfigure"
+const ActionReconfigure = store.ActionReconfigure
 
 // allocateHosts really allocates a hostpool deployment's hosts before its
 // Terraform runs (Render only checked); a delete keeps what it holds.

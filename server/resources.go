@@ -65,6 +65,9 @@ func (s *Server) getResource(c *fiber.Ctx) error {
 
 type actionRequest struct {
 	Action *string `json:"action"`
+	// Inputs, with reconfigure only: values merged over the deployment's
+	// (null resets one to its default) before the operations run again.
+	Inputs map[string]any `json:"inputs"`
 }
 
 // resourceAction starts, stops or reboots a Compute instance (202 with the run).
@@ -78,8 +81,17 @@ func (s *Server) resourceAction(c *fiber.Ctx) error {
 		return err
 	}
 	action := deref(req.Action)
+	if action == store.ActionReconfigure {
+		return s.reconfigure(c, d, r, req)
+	}
 	if action != "start" && action != "stop" && action != "reboot" {
-		return invalid("action", "action must be start, stop or reboot")
+		return invalid("action", "action must be start, stop, reboot or reconfigure")
+	}
+	if req.Inputs != nil {
+		return invalid("inputs", "only reconfigure takes inputs")
+	}
+	if err := s.refusePoolPower(c, d, r); err != nil {
+		return err
 	}
 	if r.Kind != "compute" {
 		return invalid("action", "%s is a %s: only compute resources can be started, stopped or rebooted", r.Node, r.Kind)

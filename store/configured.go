@@ -122,3 +122,40 @@ func (r *Configured) Forget(ctx context.Context, deploymentID string) error {
 	_, err := r.s.db.ExecContext(ctx, "DELETE FROM configured_nodes WHERE deployment_id = ?", deploymentID)
 	return err
 }
+
+// ActionReconfigure is the day-2 action that re-runs software configuration.
+const ActionReconfigure = "reconfigure"
+
+// actionAllowed says whether a day-2 action may run on the deployment as it is:
+// any on a settled deployment; a reconfigure also after a create whose
+// configuration failed (its infrastructure exists: retrying the software
+// needs no re-provisioning).
+func actionAllowed(d *Deployment, p RunParams) bool {
+	if d.Status.Settled() {
+		return true
+	}
+	return p.Action == ActionReconfigure && d.Status == CreateFailed && d.Infrastructure
+}
+
+// reconfigured is the status a finished reconfigure gives its deployment: a
+// failed create or update becomes complete when the reconfigure succeeded; a
+// failed reconfigure leaves the status and says why.
+func reconfigured(d *Deployment, r *Run, res Result) (Status, string, bool) {
+	if r.Kind != RunAction || r.Params.Action != ActionReconfigure {
+		return "", "", false
+	}
+	switch {
+	case res.Status == RunSucceeded && (d.Status == CreateFailed || d.Status == UpdateFailed):
+		return d.Status.completeAfterFailure(), "", true
+	case res.Status == RunFailed && !d.Status.InProgress():
+		return d.Status, "reconfigure failed: " + res.Error, d.Status == CreateFailed || d.Status == UpdateFailed
+	}
+	return "", "", false
+}
+
+func (s Status) completeAfterFailure() Status {
+	if s == CreateFailed {
+		return CreateComplete
+	}
+	return UpdateComplete
+}

@@ -1,0 +1,52 @@
+package server
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"orchestrator/store"
+)
+
+// reconfigure re-runs the software configuration of a software resource, or of
+// every software node on a Compute, without touching the infrastructure (202
+// with the run). It is allowed after a create whose configuration failed, so a
+// fixed input (given here) can be tried without re-provisioning.
+func (s *Server) reconfigure(c *fiber.Ctx, d *store.Deployment, r *store.Resource, req actionRequest) error {
+	if r.Kind != "software" && r.Kind != "compute" {
+		return invalid("action", "%s is a %s: only software nodes and computes can be reconfigured", r.Node, r.Kind)
+	}
+	if r.State == store.ResDeleted {
+		return store.Errorf(store.EConflict, "resource %s is deleted", r.ID)
+	}
+	next := d
+	if req.Inputs != nil {
+		var err error
+		if next, err = s.updated(c, d, updateRequest{Inputs: req.Inputs}); err != nil {
+			return err
+		}
+		if _, err := s.translateFor(c.UserContext(), next); err != nil {
+			return err
+		}
+	}
+	run, err := s.store.Deployments.Enqueue(c.UserContext(), d.ID, store.Request{Kind: store.RunAction, CreatedBy: principalOf(c).User.ID,
+		Params: store.RunParams{Action: store.ActionReconfigure, ResourceID: r.ID, Node: r.Node, Instance: r.Instance},
+		Change: func(cur *store.Deployment) error {
+			cur.Inputs = next.Inputs
+			return nil
+		}})
+	if err != nil {
+		return err
+	}
+	s.engine.Wake()
+	return c.Status(fiber.StatusAccepted).JSON(runJSON(run))
+}
+
+// refusePoolPower refuses start, stop and reboot of a pool host: the machines
+// of a hostpool target belong to their admin, who powers them; the
+// orchestrator only configures software on them.
+func (s *Server) refusePoolPower(c *fiber.Ctx, d *store.Deployment, r *store.Resource) error {
+	t, err := s.store.Targets.Get(c.UserContext(), d.Target)
+	if err != nil || t.Kind != "hostpool" {
+		return nil
+	}
+	return invalid("action", "%s runs on a pool host of target %s: pool hosts are not started, stopped or rebooted through the orchestrator (their admin powers them); reconfigure re-runs its software", r.Node, t.Name)
+}
