@@ -1,7 +1,10 @@
 package server
 
 import (
+	"strings"
+
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/crypto/ssh"
 
 	"orchestrator/store"
 )
@@ -49,4 +52,25 @@ func (s *Server) refusePoolPower(c *fiber.Ctx, d *store.Deployment, r *store.Res
 		return nil
 	}
 	return invalid("action", "%s runs on a pool host of target %s: pool hosts are not started, stopped or rebooted through the orchestrator (their admin powers them); reconfigure re-runs its software", r.Node, t.Name)
+}
+
+// checkPoolCredentials checks a hostpool target's credentials: ssh_private_key
+// (every host's) and ssh_private_key.<host> (one host's), each an unencrypted
+// SSH private key. The keys are never echoed back, not even in errors.
+func checkPoolCredentials(kind string, creds map[string]string) error {
+	if kind != "hostpool" {
+		return nil
+	}
+	for k, v := range creds {
+		if k != "ssh_private_key" && !strings.HasPrefix(k, "ssh_private_key.") {
+			return invalid("credentials."+k, "a hostpool target's credentials are ssh_private_key and ssh_private_key.<host>")
+		}
+		if _, err := ssh.ParseRawPrivateKey([]byte(v)); err != nil {
+			if _, ok := err.(*ssh.PassphraseMissingError); ok {
+				return invalid("credentials."+k, "the private key is protected by a passphrase; register an unencrypted key")
+			}
+			return invalid("credentials."+k, "not an SSH private key (PEM or OpenSSH format)")
+		}
+	}
+	return nil
 }
