@@ -54,6 +54,15 @@ func (s *Server) refusePoolPower(c *fiber.Ctx, d *store.Deployment, r *store.Res
 	return invalid("action", "%s runs on a pool host of target %s: pool hosts are not started, stopped or rebooted through the orchestrator (their admin powers them); reconfigure re-runs its software", r.Node, t.Name)
 }
 
+// checkKindCredentials checks credentials by target kind: a host pool's are SSH
+// keys, a cloud's are its provider's variables.
+func checkKindCredentials(kind string, creds map[string]string) error {
+	if kind == "hostpool" {
+		return checkPoolCredentials(kind, creds)
+	}
+	return checkCredentials(creds)
+}
+
 // checkPoolCredentials checks a hostpool target's credentials: ssh_private_key
 // (every host's) and ssh_private_key.<host> (one host's), each an unencrypted
 // SSH private key. The keys are never echoed back, not even in errors.
@@ -64,6 +73,9 @@ func checkPoolCredentials(kind string, creds map[string]string) error {
 	for k, v := range creds {
 		if k != "ssh_private_key" && !strings.HasPrefix(k, "ssh_private_key.") {
 			return invalid("credentials."+k, "a hostpool target's credentials are ssh_private_key and ssh_private_key.<host>")
+		}
+		if len(v) > 16384 {
+			return invalid("credentials."+k, "the private key is larger than 16 KiB")
 		}
 		if _, err := ssh.ParseRawPrivateKey([]byte(v)); err != nil {
 			if _, ok := err.(*ssh.PassphraseMissingError); ok {

@@ -104,10 +104,7 @@ func (s *Server) createTarget(c *fiber.Ctx) error {
 	if err := checkText("description", deref(req.Description), 1000); err != nil {
 		return err
 	}
-	if err := checkCredentials(req.Credentials); err != nil {
-		return err
-	}
-	if err := checkPoolCredentials(*req.Kind, req.Credentials); err != nil {
+	if err := checkKindCredentials(*req.Kind, req.Credentials); err != nil {
 		return err
 	}
 	if err := checkTargetConfig(*req.Kind, orEmpty(req.Config)); err != nil {
@@ -145,8 +142,14 @@ func (s *Server) patchTarget(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if err := checkCredentials(req.Credentials); err != nil {
-		return err
+	if req.Credentials != nil {
+		cur, err := s.store.Targets.Get(c.UserContext(), c.Params("name"))
+		if err != nil {
+			return err
+		}
+		if err := checkKindCredentials(cur.Kind, req.Credentials); err != nil {
+			return err
+		}
 	}
 	if req.Config != nil {
 		cur, err := s.store.Targets.Get(c.UserContext(), c.Params("name"))

@@ -89,6 +89,11 @@ func (r *Allocations) Allocate(ctx context.Context, target, deploymentID string,
 		// Give back what is no longer wanted, or no longer in the pool.
 		for w, host := range mine {
 			if !wanted[w] || !inPool[host] {
+				if dryRun {
+					delete(taken, host)
+					delete(mine, w)
+					continue
+				}
 				if _, err := tx.ExecContext(ctx, "DELETE FROM host_allocations WHERE target = ? AND host = ?", target, host); err != nil {
 					return err
 				}
@@ -117,6 +122,11 @@ func (r *Allocations) Allocate(ctx context.Context, target, deploymentID string,
 					}
 				}
 				return &NoFitError{Want: w, Free: free}
+			}
+			if dryRun {
+				taken[chosen] = true
+				out = append(out, Allocation{Target: target, Host: chosen, DeploymentID: deploymentID, Node: w.Node, Instance: w.Instance})
+				continue
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO host_allocations (target, host, deployment_id, node, instance, created_at)
 				VALUES (?, ?, ?, ?, ?, ?)`, target, chosen, deploymentID, w.Node, w.Instance, now); err != nil {

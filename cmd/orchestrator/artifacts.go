@@ -5,8 +5,17 @@ import (
 	"path/filepath"
 
 	"orchestrator/examples"
+	"orchestrator/jobs"
 	"orchestrator/jobs/configure"
+	"orchestrator/jobs/toolchain"
 )
+
+// toolchainStatus adds software configuration's availability to what /readyz
+// reports of the toolchain.
+type toolchainStatus struct{ *toolchain.Toolchain }
+
+// Configuration is "ok", or why playbooks cannot run here.
+func (toolchainStatus) Configuration() string { return jobs.ConfigurationStatus() }
 
 // newArtifactResolver configures where software configuration finds playbooks,
 // scripts and Galaxy roles: the --artifacts-map prefixes, the --artifacts-dir

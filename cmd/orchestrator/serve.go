@@ -253,7 +253,7 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, console io.W
 			ClientID: cfg.OIDCClientID, Scopes: cfg.OIDCScopes},
 		StallAfter: cfg.StallAfter, Login: cfg.Login, ClientIPHeader: cfg.ClientIPHeader, TrustedProxies: cfg.TrustedProxies,
 		MaxNodes: cfg.MaxNodes, MaxInstances: cfg.MaxInstances,
-	}, server.Deps{Store: st, Log: log, Toolchain: tc, Engine: engineAdapter{engine}, Resolver: resolver, Metrics: metrics})
+	}, server.Deps{Store: st, Log: log, Toolchain: toolchainStatus{tc}, Engine: engineAdapter{engine}, Resolver: resolver, Metrics: metrics})
 	if err != nil {
 		return err
 	}
