@@ -63,9 +63,9 @@ type serveConfig struct {
 	ArtifactsAllowFetch []string
 	ConfigureParallel   int
 	SSHWait             time.Duration
-	Schedules      jobs.Schedules
-	KillGrace      time.Duration
-	RunTimeout     time.Duration
+	Schedules           jobs.Schedules
+	KillGrace           time.Duration
+	RunTimeout          time.Duration
 	// ClockOffset shifts the service's one clock (store, engine, server, cron
 	// jobs): tests use it to live at another date; operators leave it at zero.
 	ClockOffset time.Duration
