@@ -146,8 +146,11 @@ fuzz:
 test-e2e: build tools prerequisites
 	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -race -count=1 -timeout 40m ./...
 
+# Benchmarks: the Go ones, then the API at scale (needs wrk; installed when missing).
 bench: build tools
 	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -run '^$$' -bench . -benchtime 5x ./...
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	$(GO) run ./bench/apibench -bin $(BIN)/orchestrator -tools-dir $(TOOLS)
 
 clean:
 	rm -rf $(BIN)

@@ -79,22 +79,23 @@ func (f *configureFailure) Error() string {
 // configureAfterApply runs the software nodes' create, configure and start
 // operations after a successful create, update or redeploy. An update runs only
 // the nodes whose operations or inputs changed.
-func (e *Engine) configureAfterApply(ctx, bg context.Context, run *store.Run, d *store.Deployment, res *tosca2tf.Result, logs *logWriter) error {
-	return e.configurePhase(ctx, bg, run, d, res, logs, tosca2tf.CreateOperations, nil, run.Kind != store.RunUpdate, false)
+func (e *Engine) configureAfterApply(j *job, d *store.Deployment, res *tosca2tf.Result) error {
+	return e.configurePhase(j.ctx, context.WithoutCancel(j.ctx), j.run, d, res, j.logs, tosca2tf.CreateOperations, nil, j.run.Kind != store.RunUpdate, false)
 }
 
 // unconfigureBeforeDestroy runs the software nodes' stop and delete operations
 // before a delete destroys their hosts, best effort.
-func (e *Engine) unconfigureBeforeDestroy(ctx, bg context.Context, run *store.Run, d *store.Deployment, res *tosca2tf.Result, logs *logWriter) {
-	if err := e.configurePhase(ctx, bg, run, d, res, logs, tosca2tf.DeleteOperations, nil, true, true); err != nil {
-		logs.add(store.LevelWarn, store.SourceConfiguration, "", "stop/delete operations before destroy: "+err.Error()+" (destroying anyway)")
+func (e *Engine) unconfigureBeforeDestroy(j *job, d *store.Deployment, res *tosca2tf.Result) {
+	if err := e.configurePhase(j.ctx, context.WithoutCancel(j.ctx), j.run, d, res, j.logs, tosca2tf.DeleteOperations, nil, true, true); err != nil {
+		j.logs.add(store.LevelWarn, store.SourceConfiguration, "", "stop/delete operations before destroy: "+err.Error()+" (destroying anyway)")
 	}
 }
 
 // reconfigure re-runs the create, configure and start operations of one
 // software node, or of every software node on a Compute, without touching the
 // infrastructure.
-func (e *Engine) reconfigure(ctx, bg context.Context, run *store.Run, d *store.Deployment, logs *logWriter) store.Result {
+func (e *Engine) reconfigure(j *job, d *store.Deployment) store.Result {
+	ctx, bg, run, logs := j.ctx, context.WithoutCancel(j.ctx), j.run, j.logs
 	res, _, err := e.Render(bg, d)
 	if err != nil {
 		return store.Result{Status: store.RunFailed, Error: "translate the template: " + err.Error()}
@@ -114,7 +115,7 @@ func (e *Engine) reconfigure(ctx, bg context.Context, run *store.Run, d *store.D
 	}
 	logs.add(store.LevelInfo, store.SourceOrchestrator, run.Params.Node, fmt.Sprintf("reconfigure: running the operations of %s", strings.Join(sortedKeys(only), ", ")))
 	if err := e.configurePhase(ctx, bg, run, d, res, logs, tosca2tf.CreateOperations, only, true, false); err != nil {
-		return store.Result{Status: store.RunFailed, Error: failureText(err)}
+		return e.configureOutcome(j, store.Result{Status: store.RunSucceeded}, err)
 	}
 	return store.Result{Status: store.RunSucceeded}
 }
@@ -786,22 +787,40 @@ func (e *Engine) allocateHosts(ctx context.Context, d *store.Deployment, res *to
 // afterApply runs the configure phase after a successful create, update or
 // redeploy, and releases pool hosts and configuration records after a
 // successful delete.
-func (e *Engine) afterApply(ctx, bg context.Context, run *store.Run, d *store.Deployment, res *tosca2tf.Result, logs *logWriter, result store.Result) store.Result {
+func (e *Engine) afterApply(j *job, d *store.Deployment, res *tosca2tf.Result, result store.Result) store.Result {
 	if result.Status != store.RunSucceeded {
 		return result
 	}
-	switch run.Kind {
+	switch j.run.Kind {
 	case store.RunCreate, store.RunUpdate, store.RunRedeploy:
-		if err := e.configureAfterApply(ctx, bg, run, d, res, logs); err != nil {
-			logs.add(store.LevelError, store.SourceOrchestrator, "", failureText(err))
-			result.Status, result.Error = store.RunFailed, failureText(err)
+		if err := e.configureAfterApply(j, d, res); err != nil {
+			return e.configureOutcome(j, result, err)
 		}
 	case store.RunDelete:
-		e.releaseHosts(bg, d, logs)
-		if err := e.store.Configured.Forget(bg, d.ID); err != nil {
-			logs.add(store.LevelWarn, store.SourceOrchestrator, "", "forget the configuration records: "+err.Error())
+		ctx, cancel := opContext()
+		defer cancel()
+		e.releaseHosts(ctx, d, j.logs)
+		if err := e.store.Configured.Forget(ctx, d.ID); err != nil {
+			j.logs.add(store.LevelWarn, store.SourceOrchestrator, "", "forget the configuration records: "+err.Error())
 		}
 	}
+	return result
+}
+
+// configureOutcome is a run's result when its configuration failed: cancelled
+// or timed out when the run was stopped, failed with the node, operation and
+// task otherwise. The infrastructure's outputs stay.
+func (e *Engine) configureOutcome(j *job, result store.Result, err error) store.Result {
+	result.Status, result.Error = store.RunFailed, failureText(err)
+	switch j.stopReason() {
+	case stopCancel:
+		result.Status, result.Error = store.RunCancelled, "cancelled during software configuration: every ansible and ssh process of the run was stopped"
+	case stopTimeout:
+		result.Error = fmt.Sprintf("the run took longer than its time limit (%s) during software configuration: %s", e.cfg.RunTimeout, failureText(err))
+	case stopShutdown:
+		result.Error = "interrupted: the service stopped during software configuration; reconfigure to run it again"
+	}
+	j.logs.add(store.LevelError, store.SourceOrchestrator, "", result.Error)
 	return result
 }
 

@@ -64,26 +64,6 @@ func (e *Engine) StartCron(s Schedules) (*cron.Cron, error) {
 	return c, nil
 }
 
-// DetectStalled fails running runs whose heartbeat is older than StallAfter (their
-// worker died or hangs) and in-progress deployments no run is working on. It
-// returns how many runs it failed.
-func (e *Engine) DetectStalled(ctx context.Context) (int, error) {
-	before := e.store.Now().Add(-e.cfg.StallAfter)
-	runs, err := e.store.Runs.Stalled(ctx, before)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, r := range runs {
-		if e.Holds(r.ID) {
-			continue // ours and alive: its heartbeat is only late
-		}
-		e.failStalled(ctx, r, fmt.Sprintf("no heartbeat since %s", r.HeartbeatAt.Format(time.RFC3339)))
-		n++
-	}
-	return n, e.failOrphanedDeployments(ctx, "its run ended without finishing it")
-}
-
 // CleanupWorkdirs removes the workdirs of deployments that no longer exist (hard
 // deleted). It returns how many it removed.
 func (e *Engine) CleanupWorkdirs(ctx context.Context) (int, error) {
@@ -104,6 +84,7 @@ func (e *Engine) CleanupWorkdirs(ctx context.Context) (int, error) {
 			continue
 		}
 		unlock := e.lock(ent.Name())
+		killProcessesUnder(filepath.Join(e.cfg.DataDir, "work", ent.Name()))
 		err := os.RemoveAll(filepath.Join(e.cfg.DataDir, "work", ent.Name()))
 		unlock()
 		if err != nil {
@@ -118,5 +99,6 @@ func (e *Engine) CleanupWorkdirs(ctx context.Context) (int, error) {
 func (e *Engine) RemoveWorkdir(deploymentID string) error {
 	unlock := e.lock(deploymentID)
 	defer unlock()
+	killProcessesUnder(e.workdir(deploymentID))
 	return os.RemoveAll(e.workdir(deploymentID))
 }

@@ -7,13 +7,11 @@ package jobs
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"orchestrator/jobs/toolchain"
@@ -33,6 +31,9 @@ type Config struct {
 	KillGrace time.Duration
 	// RunTimeout bounds one run (the OpenStack provider can wait forever on a silent endpoint).
 	RunTimeout time.Duration
+	// StateEvery is how often the state Terraform writes during a run is copied
+	// into the store, so that the store never knows much less than exists.
+	StateEvery time.Duration
 	// Resolver resolves URL imports of templates (type libraries).
 	Resolver *tosca2tf.Resolver
 	// Name identifies this process in runs' worker field.
@@ -63,10 +64,12 @@ type Engine struct {
 	wake    chan struct{}
 	jobWake chan struct{} // the service's own background jobs (log purges)
 	mu      sync.Mutex
-	active  map[string]context.CancelFunc // run id -> interrupt
-	wg      sync.WaitGroup
+	active  map[string]*job // run id -> the job working on it
+	workers sync.WaitGroup
+	jobs    sync.WaitGroup // every job, claimed or recovered
 	stop    context.CancelFunc
-	stopped atomic.Bool
+	stopped bool          // under mu: no new job starts
+	quit    chan struct{} // closed by Stop
 	// locks serializes work on one deployment's workdir (a run, a state view).
 	locks sync.Map // deployment id -> *sync.Mutex
 }
@@ -76,17 +79,25 @@ func New(cfg Config, st *store.Store, tc *toolchain.Toolchain, log *slog.Logger,
 	if cfg.Workers < 1 {
 		cfg.Workers = 4
 	}
-	if cfg.Heartbeat <= 0 {
-		cfg.Heartbeat = 15 * time.Second
+	// Processes are found by their working directory, which /proc shows absolute.
+	if abs, err := filepath.Abs(cfg.DataDir); err == nil {
+		cfg.DataDir = abs
 	}
 	if cfg.StallAfter <= 0 {
 		cfg.StallAfter = 10 * time.Minute
+	}
+	if cfg.Heartbeat <= 0 {
+		// Several heartbeats fit in the stall limit, however short it is set.
+		cfg.Heartbeat = min(15*time.Second, cfg.StallAfter/5)
 	}
 	if cfg.KillGrace <= 0 {
 		cfg.KillGrace = 30 * time.Second
 	}
 	if cfg.RunTimeout <= 0 {
 		cfg.RunTimeout = 2 * time.Hour
+	}
+	if cfg.StateEvery <= 0 {
+		cfg.StateEvery = 5 * time.Second
 	}
 	if cfg.Resolver == nil {
 		cfg.Resolver = &tosca2tf.Resolver{}
@@ -102,58 +113,73 @@ func New(cfg Config, st *store.Store, tc *toolchain.Toolchain, log *slog.Logger,
 		log = slog.Default()
 	}
 	return &Engine{cfg: cfg, store: st, tc: tc, log: log, metrics: m,
-		wake: make(chan struct{}, cfg.Workers), jobWake: make(chan struct{}, 1), active: map[string]context.CancelFunc{}}
+		wake: make(chan struct{}, cfg.Workers), jobWake: make(chan struct{}, 1), active: map[string]*job{}, quit: make(chan struct{})}
 }
 
-// Start fails the runs a previous process left running (they have no worker any
-// more), then starts the workers.
+// Start takes over what a previous process of the service left behind (runs it
+// was running, Terraform processes still at work, states newer than the
+// store's), then starts the workers.
 func (e *Engine) Start(ctx context.Context) error {
-	if err := e.recoverOrphans(ctx, "the service stopped while this run was running"); err != nil {
+	if err := e.recoverAtStart(ctx); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.stop = cancel
 	for i := 0; i < e.cfg.Workers; i++ {
-		e.wg.Add(1)
+		e.workers.Add(1)
 		go e.worker(ctx, fmt.Sprintf("%s/w%d", e.cfg.Name, i))
 	}
-	e.wg.Add(1)
+	e.workers.Add(1)
 	go e.jobWorker(ctx)
 	e.Wake()
 	return nil
 }
 
-// Stop stops taking runs and lets running ones finish during the first half of
-// ctx's time; then it interrupts them (Terraform saves its state on SIGINT) and
-// waits for them until ctx ends.
+// Stop shuts the engine down gracefully: it stops taking runs and interrupts
+// every running Terraform (SIGINT: it finishes what is under way and saves its
+// state), then waits until ctx ends for them to stop and for every run's outcome
+// to be recorded. When ctx ends first, each run records what it has (the state
+// Terraform wrote so far) without waiting any longer; a Terraform still stopping
+// is left to finish, and the next start of the service collects its state.
 func (e *Engine) Stop(ctx context.Context) error {
-	if e.stopped.Swap(true) || e.stop == nil {
-		return nil
-	}
-	e.stop()
-	done := make(chan struct{})
-	go func() { e.wg.Wait(); close(done) }()
-	patience := 5 * time.Second
-	if deadline, ok := ctx.Deadline(); ok {
-		patience = time.Until(deadline) / 2
-	}
-	select {
-	case <-done:
-		return nil
-	case <-time.After(patience):
-	}
 	e.mu.Lock()
-	for _, interrupt := range e.active {
-		interrupt()
+	if e.stopped {
+		e.mu.Unlock()
+		return nil
+	}
+	e.stopped = true
+	close(e.quit)
+	for _, j := range e.active {
+		j.stop(stopShutdown)
 	}
 	e.mu.Unlock()
+	if e.stop != nil {
+		e.stop()
+	}
+	done := make(chan struct{})
+	go func() { e.workers.Wait(); e.jobs.Wait(); close(done) }()
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("engine stop: %w", ctx.Err())
+	}
+	e.mu.Lock()
+	n := len(e.active)
+	for _, j := range e.active {
+		j.giveUp()
+	}
+	e.mu.Unlock()
+	e.log.Warn("shutdown grace over: recording the runs as they are", "runs", n)
+	select {
+	case <-done:
+		return nil
+	case <-time.After(giveUpWait):
+		return fmt.Errorf("engine stop: %d runs did not record their outcome in %s", n, giveUpWait)
 	}
 }
+
+// giveUpWait bounds the bookkeeping of runs after the shutdown grace is over.
+const giveUpWait = 20 * time.Second
 
 // Wake tells a worker that a run was queued: pick-up takes milliseconds, not a
 // polling period.
@@ -165,17 +191,17 @@ func (e *Engine) Wake() {
 }
 
 // Cancel cancels a queued run at once, or interrupts a running one (Terraform gets
-// SIGINT, then SIGKILL after the grace period).
+// SIGINT, its process group SIGKILL after the kill grace).
 func (e *Engine) Cancel(ctx context.Context, runID, reason string) (*store.Run, error) {
 	run, err := e.store.Runs.Cancel(ctx, runID, reason)
 	if err != nil {
 		return nil, err
 	}
 	e.mu.Lock()
-	interrupt := e.active[runID]
+	j := e.active[runID]
 	e.mu.Unlock()
-	if interrupt != nil {
-		interrupt()
+	if j != nil {
+		j.stop(stopCancel)
 	}
 	return run, nil
 }
@@ -188,8 +214,32 @@ func (e *Engine) Holds(runID string) bool {
 	return ok
 }
 
+// register makes j one of the engine's jobs; a job registered while the engine
+// stops is stopped at once. It returns false when this process already works on
+// the run.
+func (e *Engine) register(j *job) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, dup := e.active[j.run.ID]; dup {
+		return false
+	}
+	e.active[j.run.ID] = j
+	if e.stopped {
+		j.stop(stopShutdown)
+	}
+	return true
+}
+
+func (e *Engine) unregister(j *job) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.active[j.run.ID] == j {
+		delete(e.active, j.run.ID)
+	}
+}
+
 func (e *Engine) worker(ctx context.Context, name string) {
-	defer e.wg.Done()
+	defer e.workers.Done()
 	for {
 		if ctx.Err() != nil {
 			return
@@ -210,7 +260,9 @@ func (e *Engine) worker(ctx context.Context, name string) {
 			}
 			continue
 		}
-		e.execute(run)
+		e.jobs.Add(1)
+		e.work(run, e.perform)
+		e.jobs.Done()
 		e.Wake() // the finished run may have unblocked the next one of its deployment
 	}
 }
@@ -226,59 +278,6 @@ func (e *Engine) lock(deploymentID string) func() {
 // workdir is where a deployment's Terraform runs.
 func (e *Engine) workdir(deploymentID string) string {
 	return filepath.Join(e.cfg.DataDir, "work", deploymentID)
-}
-
-// recoverOrphans fails running runs that no worker of this process holds, and
-// in-progress deployments that no run will ever finish, saving whatever state
-// their workdirs hold first.
-func (e *Engine) recoverOrphans(ctx context.Context, reason string) error {
-	runs, err := e.store.Runs.Running(ctx)
-	if err != nil {
-		return err
-	}
-	for _, r := range runs {
-		if e.Holds(r.ID) {
-			continue
-		}
-		e.failStalled(ctx, r, reason)
-	}
-	return e.failOrphanedDeployments(ctx, reason)
-}
-
-// failOrphanedDeployments fails in-progress deployments that no queued or running
-// run will ever finish.
-func (e *Engine) failOrphanedDeployments(ctx context.Context, reason string) error {
-	ids, err := e.store.Deployments.Orphaned(ctx)
-	if err != nil {
-		return err
-	}
-	for _, id := range ids {
-		if failed, err := e.store.Deployments.FailOrphaned(ctx, id, "no run is working on this deployment: "+reason); err != nil {
-			e.log.Error("fail orphaned deployment", "deployment", id, "error", err.Error())
-		} else if failed {
-			e.logLine(ctx, id, "", store.LevelError, "deployment failed: no run is working on it ("+reason+")")
-		}
-	}
-	return nil
-}
-
-// failStalled fails a run whose worker is gone, after saving the state its
-// workdir may hold (a killed apply can leave resources only the workdir knows).
-func (e *Engine) failStalled(ctx context.Context, r *store.Run, reason string) {
-	unlock := e.lock(r.DeploymentID)
-	defer unlock()
-	if err := e.saveWorkdirState(ctx, r.DeploymentID, r.ID); err != nil {
-		e.logLine(ctx, r.DeploymentID, r.ID, store.LevelWarn, "could not save the state left by the stalled run: "+err.Error())
-	}
-	msg := fmt.Sprintf("run stalled: %s", reason)
-	if err := e.store.Runs.Finish(ctx, r.ID, store.Result{Status: store.RunFailed, Error: msg}); err != nil {
-		if !errors.Is(err, context.Canceled) && store.ErrorCode(err) != store.EConflict {
-			e.log.Error("fail stalled run", "run", r.ID, "error", err.Error())
-		}
-		return
-	}
-	e.logLine(ctx, r.DeploymentID, r.ID, store.LevelError, msg)
-	e.metrics.RunFinished(r.Kind, store.RunFailed, 0)
 }
 
 // logLine writes one orchestrator line to a deployment's log.

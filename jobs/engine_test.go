@@ -105,7 +105,12 @@ func (h *harness) wait(id string, want store.Status) *store.Deployment {
 	h.t.Helper()
 	// A guard against a hang, not a timing assertion: a loaded 2-core machine
 	// runs 20 deployments in well under this.
-	deadline := time.Now().Add(10 * time.Minute)
+	return h.waitUpTo(id, want, 10*time.Minute)
+}
+
+func (h *harness) waitUpTo(id string, want store.Status, limit time.Duration) *store.Deployment {
+	h.t.Helper()
+	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		d, err := h.store.Deployments.Get(context.Background(), id)
 		if err != nil {
@@ -166,6 +171,7 @@ func (h *harness) updateInputs(id string, inputs map[string]any, kind store.RunK
 }
 
 func TestDeploymentLifecycle(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpt{start: true})
 	ctx := context.Background()
 	d := h.submit(example(t, "cluster"), map[string]any{"node_count": 3})
@@ -281,6 +287,7 @@ func TestDeploymentLifecycle(t *testing.T) {
 }
 
 func TestFailingApplyIsCreateFailedWithTheReason(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpt{start: true})
 	d := h.submit(example(t, "vm-with-volume"), map[string]any{"volume_size": "5000 GB"})
 	d = h.wait(d.ID, store.CreateFailed)
@@ -301,6 +308,7 @@ func TestFailingApplyIsCreateFailedWithTheReason(t *testing.T) {
 }
 
 func TestManyDeploymentsAndPerDeploymentOrder(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpt{start: true, workers: 4})
 	ctx := context.Background()
 	var ds []*store.Deployment
@@ -328,6 +336,7 @@ func TestManyDeploymentsAndPerDeploymentOrder(t *testing.T) {
 }
 
 func TestCancelRunningRun(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpt{start: true, target: map[string]any{"boot_seconds": 30}})
 	ctx := context.Background()
 	d := h.submit(example(t, "single-vm"), nil)
@@ -351,11 +360,14 @@ func TestCancelRunningRun(t *testing.T) {
 	if r.Status != store.RunCancelled || time.Since(start) > 25*time.Second {
 		t.Fatalf("run %s after %s: %s", r.Status, time.Since(start), r.Error)
 	}
+	// Terraform, its providers and its provisioners are gone with their group.
+	h.noProcessesLeft()
 	h.enqueue(d.ID, store.Request{Kind: store.RunDelete})
 	h.wait(d.ID, store.DeleteComplete)
 }
 
 func TestLostWorkdirIsRebuiltFromTheStore(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpt{start: true})
 	d := h.submit(example(t, "single-vm"), nil)
 	h.wait(d.ID, store.CreateComplete)
@@ -374,6 +386,7 @@ func TestLostWorkdirIsRebuiltFromTheStore(t *testing.T) {
 }
 
 func TestStalledRunsAndOrphansFailWithInjectedClock(t *testing.T) {
+	t.Parallel()
 	clk := clocktest.New()
 	h := newHarness(t, harnessOpt{clock: clk.Now}) // no workers: runs are claimed by hand
 	ctx := context.Background()
@@ -390,7 +403,8 @@ func TestStalledRunsAndOrphansFailWithInjectedClock(t *testing.T) {
 	if n, err := h.engine.DetectStalled(ctx); err != nil || n != 1 {
 		t.Fatalf("stalled: %d %v", n, err)
 	}
-	got, _ := h.store.Deployments.Get(ctx, d.ID)
+	// The run never started Terraform: taken over, it fails at once.
+	got := h.wait(d.ID, store.CreateFailed)
 	r, _ := h.store.Runs.Get(ctx, run.ID)
 	if got.Status != store.CreateFailed || !strings.Contains(got.StatusReason, "no heartbeat") || r.Status != store.RunFailed {
 		t.Fatalf("after detection: %s %q, run %s", got.Status, got.StatusReason, r.Status)
@@ -401,6 +415,7 @@ func TestStalledRunsAndOrphansFailWithInjectedClock(t *testing.T) {
 }
 
 func TestRetentionPurgesOldLinesWithInjectedClock(t *testing.T) {
+	t.Parallel()
 	clk := clocktest.New()
 	h := newHarness(t, harnessOpt{clock: clk.Now})
 	ctx := context.Background()
@@ -458,6 +473,7 @@ func TestRetentionPurgesOldLinesWithInjectedClock(t *testing.T) {
 }
 
 func TestCleanupRemovesWorkdirsOfHardDeletedDeployments(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, harnessOpt{start: true})
 	ctx := context.Background()
 	keep := h.submit(example(t, "single-vm"), nil)
@@ -477,6 +493,7 @@ func TestCleanupRemovesWorkdirsOfHardDeletedDeployments(t *testing.T) {
 }
 
 func TestRedactState(t *testing.T) {
+	t.Parallel()
 	doc := map[string]any{"values": map[string]any{
 		"outputs": map[string]any{"pw": map[string]any{"sensitive": true, "value": "hunter2"}},
 		"root_module": map[string]any{"child_modules": []any{map[string]any{"resources": []any{map[string]any{

@@ -15,6 +15,11 @@ import (
 // logWriter turns a run's output into log lines, in batches so that a chatty
 // apply costs a few transactions per second, and tracks progress (resources done
 // out of planned) from Terraform's JSON stream.
+//
+// Lines of a Terraform process come from its output file; each batch is stored
+// together with how far that file has been read (store.Runs.AppendStream), so a
+// service that restarts mid-run reads on exactly after the last stored line.
+// The lines before that point are read again only for progress and errors.
 type logWriter struct {
 	store        *store.Store
 	deploymentID string
@@ -23,13 +28,23 @@ type logWriter struct {
 
 	mu       sync.Mutex
 	pending  []*store.LogLine
-	partial  []byte
 	progress store.Progress
 	dirty    bool
 	// errors are the summaries of Terraform's error diagnostics, for status_reason.
 	errors []string
-	done   chan struct{}
-	wg     sync.WaitGroup
+
+	// The process stream being read.
+	streaming bool
+	offset    int64 // end of the last line read
+	committed int64 // offset stored with the lines
+	replayTo  int64 // lines ending at or before it are stored already
+	quiet     bool  // read for errors only, not logged
+	summary   bool  // the command reported its change summary: it completed
+	failures  int   // error diagnostics of this stream
+
+	flushMu sync.Mutex // one flush at a time, so batches and offsets stay in order
+	done    chan struct{}
+	wg      sync.WaitGroup
 }
 
 func newLogWriter(st *store.Store, deploymentID, runID string, log *slog.Logger) *logWriter {
@@ -61,18 +76,37 @@ func (w *logWriter) add(level, source, resource, msg string) {
 	w.pending = append(w.pending, &store.LogLine{Time: w.store.Now(), Level: level, Source: source, RunID: w.runID, Resource: resource, Message: msg})
 }
 
+// maxPending bounds the lines kept for a retry when the database refuses a batch.
+const maxPending = 20000
+
 func (w *logWriter) flush() {
+	w.flushMu.Lock()
+	defer w.flushMu.Unlock()
 	w.mu.Lock()
 	lines, progress, dirty := w.pending, w.progress, w.dirty
+	offset, stream := w.offset, w.streaming && w.offset != w.committed
 	w.pending, w.dirty = nil, false
 	w.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if len(lines) > 0 {
-		if err := w.store.Logs.Append(ctx, w.deploymentID, lines...); err != nil {
-			w.log.Error("append logs", "deployment", w.deploymentID, "error", err.Error())
+	var err error
+	switch {
+	case stream:
+		err = w.store.Runs.AppendStream(ctx, w.runID, offset, lines...)
+	case len(lines) > 0:
+		err = w.store.Logs.Append(ctx, w.deploymentID, lines...)
+	}
+	w.mu.Lock()
+	if err == nil && stream {
+		w.committed = offset
+	} else if err != nil && !store.IsNotFound(err) {
+		w.log.Error("append logs", "deployment", w.deploymentID, "error", err.Error())
+		// Keep the batch for the next flush, in front of what came meanwhile.
+		if len(lines)+len(w.pending) <= maxPending {
+			w.pending = append(lines, w.pending...)
 		}
 	}
+	w.mu.Unlock()
 	if dirty {
 		if err := w.store.Deployments.SetProgress(ctx, w.deploymentID, progress); err != nil {
 			w.log.Error("set progress", "deployment", w.deploymentID, "error", err.Error())
@@ -80,36 +114,44 @@ func (w *logWriter) flush() {
 	}
 }
 
+// sync stores everything queued so far.
+func (w *logWriter) sync() { w.flush() }
+
 // Close writes what is left.
 func (w *logWriter) Close() {
-	w.mu.Lock()
-	if len(w.partial) > 0 {
-		w.terraformLineLocked(w.partial)
-		w.partial = nil
-	}
-	w.mu.Unlock()
 	close(w.done)
 	w.wg.Wait()
 }
 
-// terraformStream is the io.Writer Terraform's -json output goes to.
-type terraformStream struct{ w *logWriter }
-
-func (s terraformStream) Write(p []byte) (int, error) {
-	w := s.w
+// beginStream starts reading a new process stream: lines ending at or before
+// stored are in the store already (a restarted service reads them again for
+// progress and errors only); a quiet stream is read for its errors, not logged.
+func (w *logWriter) beginStream(stored int64, quiet bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.partial = append(w.partial, p...)
-	for {
-		i := bytes.IndexByte(w.partial, '\n')
-		if i < 0 {
-			break
-		}
-		line := w.partial[:i]
-		w.partial = w.partial[i+1:]
-		w.terraformLineLocked(line)
+	w.streaming, w.offset, w.committed, w.replayTo, w.quiet = true, stored, stored, stored, quiet
+	w.summary, w.failures = false, 0
+}
+
+// streamResult says how the current stream's command ended, as its output tells.
+func (w *logWriter) streamResult() (summary bool, failures int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.summary, w.failures
+}
+
+// streamLine takes one line of the current stream, which ends at offset end.
+func (w *logWriter) streamLine(line []byte, end int64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	replay := end <= w.replayTo
+	if !replay {
+		w.offset = end
 	}
-	return len(p), nil
+	l := w.terraformLineLocked(line)
+	if l != nil && !replay && !w.quiet {
+		w.pending = append(w.pending, l)
+	}
 }
 
 // tfMessage is the part of Terraform's machine-readable UI messages we read.
@@ -128,6 +170,9 @@ type tfMessage struct {
 		} `json:"resource"`
 		Action string `json:"action"`
 	} `json:"change"`
+	Changes struct {
+		Operation string `json:"operation"` // plan, apply, destroy, ...
+	} `json:"changes"`
 	Diagnostic struct {
 		Severity string `json:"severity"`
 		Summary  string `json:"summary"`
@@ -139,17 +184,17 @@ type tfMessage struct {
 var levels = map[string]string{"trace": store.LevelDebug, "debug": store.LevelDebug, "info": store.LevelInfo,
 	"warn": store.LevelWarn, "error": store.LevelError}
 
-func (w *logWriter) terraformLineLocked(line []byte) {
+// terraformLineLocked reads one line of Terraform's output: progress, errors and
+// whether the command completed; it returns the log line to store (nil for none).
+func (w *logWriter) terraformLineLocked(line []byte) *store.LogLine {
 	line = bytes.TrimSpace(line)
 	if len(line) == 0 {
-		return
+		return nil
 	}
 	var m tfMessage
 	if err := json.Unmarshal(line, &m); err != nil {
 		// Not JSON (a crash message, a provider's raw output): keep it as it is.
-		w.pending = append(w.pending, &store.LogLine{Time: w.store.Now(), Level: store.LevelInfo, Source: store.SourceTerraform,
-			RunID: w.runID, Message: string(line)})
-		return
+		return &store.LogLine{Time: w.store.Now(), Level: store.LevelInfo, Source: store.SourceTerraform, RunID: w.runID, Message: string(line)}
 	}
 	// Lines are stamped with the service's clock, not Terraform's: retention and
 	// the since/until filters compare them with that clock.
@@ -176,11 +221,18 @@ func (w *logWriter) terraformLineLocked(line []byte) {
 			w.progress.Done++
 			w.dirty = true
 		}
+	case "change_summary":
+		// Apply and destroy print the plan's summary first: only the final one
+		// says the command completed.
+		if m.Changes.Operation != "plan" {
+			w.summary = true
+		}
 	case "diagnostic":
 		if l.Resource == "" {
 			l.Resource = m.Diagnostic.Address
 		}
 		if m.Diagnostic.Severity == "error" {
+			w.failures++
 			msg := m.Diagnostic.Summary
 			if d := strings.TrimSpace(m.Diagnostic.Detail); d != "" {
 				msg += ": " + d
@@ -191,5 +243,21 @@ func (w *logWriter) terraformLineLocked(line []byte) {
 			l.Message = "Error: " + msg
 		}
 	}
-	w.pending = append(w.pending, l)
+	return l
+}
+
+// failureMessages returns the error diagnostics seen so far.
+func (w *logWriter) failureMessages() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.errors...)
+}
+
+// endStream stores what was read of the current stream, with its offset; later
+// lines are the orchestrator's own until the next stream begins.
+func (w *logWriter) endStream() {
+	w.flush()
+	w.mu.Lock()
+	w.streaming = false
+	w.mu.Unlock()
 }

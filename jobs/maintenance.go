@@ -39,7 +39,7 @@ func (e *Engine) QueuePurge(ctx context.Context, before time.Time, olderThan, by
 // jobWorker runs the service's own background jobs one at a time, apart from
 // the Terraform workers so a long purge never delays a deployment.
 func (e *Engine) jobWorker(ctx context.Context) {
-	defer e.wg.Done()
+	defer e.workers.Done()
 	for ctx.Err() == nil {
 		j, err := e.store.Jobs.Claim(ctx, e.cfg.Name+"/jobs", e.store.Now().Add(-e.cfg.StallAfter))
 		if err != nil && ctx.Err() == nil {
@@ -117,22 +117,17 @@ func (e *Engine) purge(ctx context.Context, j *store.Job) (*PurgeProgress, error
 		}
 	}
 	report()
-	for _, r := range plan {
-		err := e.store.Logs.DeleteRange(ctx, r, purgeBatch, func(n int64) {
-			mu.Lock()
-			prog.Deleted += n
-			mu.Unlock()
-			if time.Since(last) > time.Second {
-				last = time.Now()
-				report()
-			}
-		})
-		if err != nil {
-			return prog, err
+	err = e.store.Logs.DeleteRanges(ctx, plan, purgeBatch, func(n int64, finished int) {
+		mu.Lock()
+		prog.Deleted += n
+		prog.DoneWith += finished
+		mu.Unlock()
+		if time.Since(last) > time.Second {
+			last = time.Now()
+			report()
 		}
-		prog.DoneWith++
-	}
-	return prog, nil
+	})
+	return prog, err
 }
 
 // purgeBatch is the lines one purge transaction deletes: big enough for speed,

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strconv"
+	"strings"
 
 	"orchestrator/store"
 	"orchestrator/tosca2tf"
@@ -60,27 +63,39 @@ type orcResource struct {
 	Attributes map[string]any `json:"attributes"`
 }
 
-// syncResources rebuilds the resources table from the state's outputs: one row per
-// node instance, software included (on its host's instances). After a failed run,
-// instances that were expected but are not in the state are ERROR. It returns the
-// TOSCA outputs to store.
-func (e *Engine) syncResources(ctx context.Context, d *store.Deployment, res *tosca2tf.Result, w *workdir,
+// syncResources rebuilds the resources table from a state (the one just saved):
+// one row per node instance, software included (on its host's instances), read
+// from the state's orc_resources output. After a failed run, instances that
+// were expected but are not in that output are ERROR, and so are instances the
+// output does not know yet but whose module holds resources in the state (an
+// interrupted apply writes resources before it writes outputs): a row is never
+// missing for something that may exist. It returns the TOSCA outputs to store.
+func (e *Engine) syncResources(ctx context.Context, d *store.Deployment, res *tosca2tf.Result, state []byte,
 	prev []*store.Resource, kind store.RunKind, failed bool) (json.RawMessage, error) {
-	outs, err := w.tf.Output(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("terraform output: %w", err)
+	st := &tfState{}
+	if state != nil {
+		var err error
+		if st, err = parseState(state); err != nil {
+			return nil, err
+		}
 	}
 	instances := map[string][]orcResource{}
-	if o, ok := outs["orc_resources"]; ok {
+	if o, ok := st.Outputs["orc_resources"]; ok {
 		if err := json.Unmarshal(o.Value, &instances); err != nil {
 			return nil, fmt.Errorf("orc_resources output: %w", err)
 		}
 	}
+	// After a failed run the outputs may be older than the resources: an
+	// instance whose module holds nothing any more is gone.
+	present := st.moduleInstances()
 	var rows []*store.Resource
 	seen := map[string]bool{}
 	for _, n := range res.Nodes {
 		host := hostOf(res, n)
 		for i, inst := range instances[host.Ident] {
+			if failed && !present[fmt.Sprintf("%s[%d]", host.Module, i)] {
+				continue
+			}
 			row := &store.Resource{Node: n.Name, Instance: i, ToscaType: n.ToscaType, Kind: n.Kind,
 				Address: fmt.Sprintf("%s[%d]", host.Module, i), CloudID: inst.CloudID, Attributes: inst.Attributes}
 			if row.Attributes == nil {
@@ -100,7 +115,23 @@ func (e *Engine) syncResources(ctx context.Context, d *store.Deployment, res *to
 		for _, p := range prev {
 			if !seen[fmt.Sprintf("%s/%d", p.Node, p.Instance)] && p.State != store.ResDeleted {
 				p.State = store.ResError
+				seen[fmt.Sprintf("%s/%d", p.Node, p.Instance)] = true
 				rows = append(rows, p)
+			}
+		}
+	}
+	if failed {
+		// Module instances in the state that the outputs do not show yet.
+		for _, n := range res.Nodes {
+			host := hostOf(res, n)
+			for _, i := range instancesOf(present, host.Module) {
+				if seen[fmt.Sprintf("%s/%d", n.Name, i)] {
+					continue
+				}
+				seen[fmt.Sprintf("%s/%d", n.Name, i)] = true
+				rows = append(rows, &store.Resource{Node: n.Name, Instance: i, ToscaType: n.ToscaType, Kind: n.Kind,
+					Address: fmt.Sprintf("%s[%d]", host.Module, i), State: store.ResError,
+					Attributes: map[string]any{"note": "partly created by a run that did not finish: Terraform's state holds some of its resources"}})
 			}
 		}
 	}
@@ -109,7 +140,7 @@ func (e *Engine) syncResources(ctx context.Context, d *store.Deployment, res *to
 	}
 	values := map[string]any{}
 	for tosca, tf := range res.Outputs {
-		o, ok := outs[tf]
+		o, ok := st.Outputs[tf]
 		switch {
 		case !ok:
 			values[tosca] = nil
@@ -127,6 +158,23 @@ func (e *Engine) syncResources(ctx context.Context, d *store.Deployment, res *to
 	}
 	raw, err := json.Marshal(values)
 	return raw, err
+}
+
+// instancesOf returns the indexes of module's instances in a set of module
+// instance addresses (module.nodes[3] -> 3), in order.
+func instancesOf(set map[string]bool, module string) []int {
+	var out []int
+	for addr := range set {
+		rest, ok := strings.CutPrefix(addr, module+"[")
+		if !ok {
+			continue
+		}
+		if i, err := strconv.Atoi(strings.TrimSuffix(rest, "]")); err == nil {
+			out = append(out, i)
+		}
+	}
+	sort.Ints(out)
+	return out
 }
 
 // stateOf reads a resource's state from its module's report.

@@ -5,68 +5,160 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
-
-	"github.com/hashicorp/terraform-exec/tfexec"
 
 	"orchestrator/store"
 	"orchestrator/tosca2tf"
 )
 
-// execute runs one claimed run to its end and records the result.
-func (e *Engine) execute(run *store.Run) {
+// opTimeout bounds one bookkeeping operation (a store write, reading a state).
+// Deadlines are per operation, never per run: a run of any length records its
+// outcome like a short one.
+const opTimeout = 2 * time.Minute
+
+func opContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), opTimeout)
+}
+
+// stopReason says why a run is stopped before its end.
+type stopReason string
+
+const (
+	stopCancel   stopReason = "cancelled"
+	stopTimeout  stopReason = "timed out"
+	stopShutdown stopReason = "service stopping"
+)
+
+// job is a run this process works on: the one it claimed from the queue, or one
+// it took over from a process that is gone.
+type job struct {
+	run  *store.Run
+	dir  string
+	logs *logWriter
+	// recovered says why the run was taken over ("" for a claimed run).
+	recovered string
+	// ctx ends when the run is stopped: no new step starts.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	proc     *tfProcess // the Terraform process of the current step
+	why      stopReason
+	stopping chan struct{} // closed by stop
+	abandon  chan struct{} // closed by giveUp
+	gaveUp   bool
+	steps    int
+	serial   int64 // newest state serial known stored
+}
+
+func newJob(run *store.Run, dir string) *job {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &job{run: run, dir: dir, ctx: ctx, cancel: cancel, stopping: make(chan struct{}), abandon: make(chan struct{})}
+}
+
+// stop asks the run to stop; the first reason is the one recorded. Terraform,
+// if one runs, gets a single SIGINT.
+func (j *job) stop(why stopReason) {
+	j.mu.Lock()
+	if j.why != "" {
+		j.mu.Unlock()
+		return
+	}
+	j.why = why
+	close(j.stopping)
+	p := j.proc
+	j.mu.Unlock()
+	j.cancel()
+	p.interrupt()
+}
+
+func (j *job) stopReason() stopReason {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.why
+}
+
+// giveUp makes the run stop waiting for Terraform and record what it has (the
+// shutdown grace is over).
+func (j *job) giveUp() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if !j.gaveUp {
+		j.gaveUp = true
+		close(j.abandon)
+	}
+}
+
+// work runs body for a run this process holds and records the outcome: the
+// state saved, the resources rebuilt, the run finished once.
+func (e *Engine) work(run *store.Run, body func(*job) store.Result) {
+	e.workRecovered(run, "", body)
+}
+
+func (e *Engine) workRecovered(run *store.Run, recovered string, body func(*job) store.Result) {
 	start := time.Now()
-	runCtx, cancel := context.WithTimeout(context.Background(), e.cfg.RunTimeout)
-	defer cancel()
-	runCtx, interrupt := context.WithCancel(runCtx)
-	e.mu.Lock()
-	e.active[run.ID] = interrupt
-	e.mu.Unlock()
-	defer func() {
-		e.mu.Lock()
-		delete(e.active, run.ID)
-		e.mu.Unlock()
-	}()
+	j := newJob(run, e.workdir(run.DeploymentID))
+	j.recovered = recovered
+	if !e.register(j) {
+		return
+	}
+	defer e.unregister(j)
+	// The lease is renewed even while the run waits for its deployment's lock.
+	stopBeat := e.heartbeat(j)
+	stopClock := e.deadline(j)
 	unlock := e.lock(run.DeploymentID)
 	defer unlock()
-	// One Terraform process at a time per run (init, apply, show are sequential).
 	e.metrics.TerraformProcesses(1)
 	defer e.metrics.TerraformProcesses(-1)
 
-	// Bookkeeping outlives an interrupted run: it must record how the run ended.
-	bg, bgCancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer bgCancel()
-	logs := newLogWriter(e.store, run.DeploymentID, run.ID, e.log)
-	stopBeat := e.heartbeat(bg, run, interrupt)
-	result := e.perform(runCtx, bg, run, logs)
-	stopBeat()
-	if runCtx.Err() != nil && result.Status == store.RunFailed {
-		if cancelled, _ := e.store.Runs.Get(bg, run.ID); cancelled != nil && cancelled.CancelRequested {
-			result.Status, result.Error = store.RunCancelled, "cancelled: "+result.Error
-		} else if e.stopped.Load() {
-			result.Error = "the service stopped during the run: " + result.Error
+	j.logs = newLogWriter(e.store, run.DeploymentID, run.ID, e.log)
+	if ctx, cancel := opContext(); true {
+		if latest, err := e.store.States.Latest(ctx, run.DeploymentID); err == nil {
+			j.serial = latest.Serial
 		}
+		cancel()
 	}
+	result := body(j)
+	stopClock()
+	stopBeat()
+	result.Worker = run.Worker
 	level, verb := store.LevelInfo, "succeeded"
 	if result.Status != store.RunSucceeded {
 		level, verb = store.LevelError, string(result.Status)
 	}
-	logs.add(level, store.SourceOrchestrator, "", fmt.Sprintf("%s run %s %s in %s", run.Kind, run.ID, verb, time.Since(start).Round(time.Millisecond)))
-	logs.Close()
-	if err := e.store.Runs.Finish(bg, run.ID, result); err != nil {
+	j.logs.add(level, store.SourceOrchestrator, "", fmt.Sprintf("%s run %s %s in %s", run.Kind, run.ID, verb, time.Since(start).Round(time.Millisecond)))
+	j.logs.Close()
+	ctx, cancel := opContext()
+	defer cancel()
+	if err := e.store.Runs.Finish(ctx, run.ID, result); err != nil {
 		e.log.Error("finish run", "run", run.ID, "error", err.Error())
+		return
+	}
+	j.mu.Lock()
+	gaveUp := j.gaveUp
+	j.mu.Unlock()
+	if !gaveUp { // else Terraform still writes; the next start reads on
+		e.removeStreams(run)
 	}
 	e.metrics.RunFinished(run.Kind, result.Status, time.Since(start))
 }
 
-// heartbeat records liveness until stopped, and interrupts the run when a cancel
-// was requested through the store (by this or another process).
-func (e *Engine) heartbeat(ctx context.Context, run *store.Run, interrupt context.CancelFunc) func() {
+// removeStreams deletes the output files of a finished run: its lines are stored.
+func (e *Engine) removeStreams(run *store.Run) {
+	files, _ := filepath.Glob(filepath.Join(e.workdir(run.DeploymentID), streamDir, run.ID+"-*"))
+	for _, f := range files {
+		_ = os.Remove(f)
+	}
+}
+
+// heartbeat renews the run's lease until stopped, and stops the run when a
+// cancel was requested through the store (by this or another process).
+func (e *Engine) heartbeat(j *job) func() {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	go func() {
@@ -78,12 +170,14 @@ func (e *Engine) heartbeat(ctx context.Context, run *store.Run, interrupt contex
 			case <-done:
 				return
 			case <-t.C:
-				cancel, err := e.store.Runs.Heartbeat(ctx, run.ID)
+				ctx, cancel := opContext()
+				cancelled, err := e.store.Runs.Heartbeat(ctx, j.run.ID, j.run.Worker)
+				cancel()
 				if err != nil && store.ErrorCode(err) != store.EConflict {
-					e.log.Error("heartbeat", "run", run.ID, "error", err.Error())
+					e.log.Error("heartbeat", "run", j.run.ID, "error", err.Error())
 				}
-				if cancel {
-					interrupt()
+				if cancelled && err == nil {
+					j.stop(stopCancel)
 				}
 			}
 		}
@@ -91,98 +185,338 @@ func (e *Engine) heartbeat(ctx context.Context, run *store.Run, interrupt contex
 	return func() { close(done); <-finished }
 }
 
-// perform does the run's work; bg is for bookkeeping that must happen even when
-// ctx was interrupted.
-func (e *Engine) perform(ctx, bg context.Context, run *store.Run, logs *logWriter) store.Result {
+// deadline stops the run when it has run for RunTimeout since it started (a
+// run taken over keeps its start).
+func (e *Engine) deadline(j *job) func() {
+	left := e.cfg.RunTimeout
+	if j.run.StartedAt != nil {
+		left = j.run.StartedAt.Add(e.cfg.RunTimeout).Sub(e.store.Now())
+	}
+	t := time.AfterFunc(max(left, 0), func() { j.stop(stopTimeout) })
+	return func() { t.Stop() }
+}
+
+// perform does a claimed run's work.
+func (e *Engine) perform(j *job) store.Result {
+	run, logs := j.run, j.logs
 	fail := func(msg string) store.Result {
 		logs.add(store.LevelError, store.SourceOrchestrator, "", msg)
 		return store.Result{Status: store.RunFailed, Error: msg}
 	}
-	d, err := e.store.Deployments.Get(bg, run.DeploymentID)
+	d, err := e.loadDeployment(run.DeploymentID)
 	if err != nil {
 		return fail("load deployment: " + err.Error())
 	}
 	logs.add(store.LevelInfo, store.SourceOrchestrator, "", fmt.Sprintf("%s run %s started on %s (target %s)", run.Kind, run.ID, run.Worker, d.Target))
 	if run.Kind == store.RunAction {
-		return e.action(ctx, bg, run, d, logs)
+		return e.action(j, d)
 	}
-	res, env, err := e.Render(bg, d)
+	res, w, err := e.prepare(j, d)
 	if err != nil {
-		return fail("translate the template: " + err.Error())
-	}
-	if err := e.allocateHosts(bg, d, res, run.Kind); err != nil {
+		if j.stopReason() != "" {
+			return e.outcome(j, stepResult{err: err}, nil)
+		}
 		return fail(err.Error())
 	}
-	for _, w := range res.Warnings {
-		logs.add(store.LevelWarn, store.SourceTranslator, "", w.Error())
-	}
-	if err := e.store.Deployments.SetGenerated(bg, d.ID, string(res.Main), string(res.Vars)); err != nil {
-		return fail(err.Error())
-	}
-	w, err := e.open(bg, d, res, env, logs)
-	if err != nil {
-		return fail(err.Error())
-	}
-	prev := e.markResources(bg, d, res, run.Kind)
+	ctx, cancel := opContext()
+	prev := e.markResources(ctx, d, res, run.Kind)
+	cancel()
 
-	var runErr error
+	var sr stepResult
 	switch run.Kind {
 	case store.RunCreate, store.RunUpdate:
-		runErr = w.apply(ctx, logs)
+		sr = e.step(j, w, "apply", false, applyArgs()...)
 	case store.RunRedeploy:
-		var addrs []string
-		if addrs, runErr = w.managedAddresses(ctx); runErr == nil {
-			logs.add(store.LevelInfo, store.SourceOrchestrator, "", fmt.Sprintf("redeploy: replacing %d resources", len(addrs)))
-			opts := make([]tfexec.ApplyOption, 0, len(addrs))
-			for _, a := range addrs {
-				opts = append(opts, tfexec.Replace(a))
-			}
-			runErr = w.apply(ctx, logs, opts...)
+		addrs, err := w.managedAddresses(j.ctx)
+		if err != nil {
+			sr.err = err
+			break
 		}
+		logs.add(store.LevelInfo, store.SourceOrchestrator, "", fmt.Sprintf("redeploy: replacing %d resources", len(addrs)))
+		args := applyArgs()
+		for _, a := range addrs {
+			args = append(args, "-replace="+a)
+		}
+		sr = e.step(j, w, "apply", false, args...)
 	case store.RunDelete:
-		e.unconfigureBeforeDestroy(ctx, bg, run, d, res, logs)
-		runErr = w.destroy(ctx, logs)
+		e.unconfigureBeforeDestroy(j, d, res)
+		sr = e.step(j, w, "destroy", false, "destroy", "-json", "-input=false", "-auto-approve", "-lock-timeout=30s")
 	default:
-		runErr = fmt.Errorf("unknown run kind %q", run.Kind)
+		sr.err = fmt.Errorf("unknown run kind %q", run.Kind)
 	}
-	result := e.conclude(bg, run, d, res, w, prev, logs, runErr)
-	return e.afterApply(ctx, bg, run, d, res, logs, result)
+	return e.afterApply(j, d, res, e.conclude(j, d, res, prev, sr))
 }
 
-// conclude saves the state, rebuilds resources and outputs, and says how the run ended.
-func (e *Engine) conclude(bg context.Context, run *store.Run, d *store.Deployment, res *tosca2tf.Result, w *workdir,
-	prev []*store.Resource, logs *logWriter, runErr error) store.Result {
-	if err := e.saveState(bg, w, d.ID, run.ID, logs); err != nil {
-		logs.add(store.LevelError, store.SourceOrchestrator, "", "save state: "+err.Error())
-	}
-	outputs, err := e.syncResources(bg, d, res, w, prev, run.Kind, runErr != nil)
+func applyArgs() []string {
+	return []string{"apply", "-json", "-input=false", "-auto-approve", "-lock-timeout=30s"}
+}
+
+func (e *Engine) loadDeployment(id string) (*store.Deployment, error) {
+	ctx, cancel := opContext()
+	defer cancel()
+	return e.store.Deployments.Get(ctx, id)
+}
+
+// prepare translates the deployment, stores the Terraform it generated and
+// readies its workdir (configuration, state, init).
+func (e *Engine) prepare(j *job, d *store.Deployment) (*tosca2tf.Result, *workdir, error) {
+	ctx, cancel := opContext()
+	defer cancel()
+	res, env, err := e.Render(ctx, d)
 	if err != nil {
-		logs.add(store.LevelWarn, store.SourceOrchestrator, "", "read resources from the state: "+err.Error())
+		return nil, nil, fmt.Errorf("translate the template: %w", err)
 	}
-	if err := e.store.Configured.Restore(bg, d.ID); err != nil {
-		logs.add(store.LevelWarn, store.SourceOrchestrator, "", "show the software configuration state: "+err.Error())
+	if err := e.allocateHosts(ctx, d, res, j.run.Kind); err != nil {
+		return nil, nil, err
 	}
-	result := store.Result{Status: store.RunSucceeded, Outputs: outputs}
-	if runErr != nil {
-		result.Status, result.Error = store.RunFailed, failureReason(runErr, logs)
+	for _, w := range res.Warnings {
+		j.logs.add(store.LevelWarn, store.SourceTranslator, "", w.Error())
+	}
+	if err := e.store.Deployments.SetGenerated(ctx, d.ID, string(res.Main), string(res.Vars)); err != nil {
+		return nil, nil, err
+	}
+	if j.ctx.Err() != nil {
+		return nil, nil, errors.New("the run was stopped before Terraform started")
+	}
+	w, err := e.open(j.ctx, d, res, env, j.logs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, w, nil
+}
+
+// stepResult is how one Terraform command of a run ended.
+type stepResult struct {
+	started bool // a Terraform process ran (or was found again)
+	ok      bool
+	gaveUp  bool  // the service stopped waiting for it
+	err     error // what went wrong, when Terraform's own errors do not say
+}
+
+// step runs one Terraform command that changes infrastructure, detached, and
+// follows it to its end. Its process is recorded on the run before anything
+// else, so that a crash at any point leaves a trace a restarted service follows.
+func (e *Engine) step(j *job, w *workdir, name string, quiet bool, args ...string) stepResult {
+	run := j.run
+	j.logs.endStream()
+	j.steps++
+	base := fmt.Sprintf("%s-%d-%d", run.ID, run.Attempts, j.steps)
+	rec := store.Process{Step: name, Stream: filepath.Join(streamDir, base+".jsonl")}
+	if err := e.setProcess(j, rec); err != nil {
+		return stepResult{err: err}
+	}
+	j.mu.Lock()
+	if j.why != "" {
+		j.mu.Unlock()
+		return stepResult{err: errors.New("the run was stopped before Terraform started")}
+	}
+	p, err := e.startTerraform(w.dir, w.env, rec.Stream, stderrOf(rec.Stream), args...)
+	if err != nil {
+		j.mu.Unlock()
+		return stepResult{err: err}
+	}
+	j.proc = p
+	j.mu.Unlock()
+	rec.PID, rec.Identity = p.pid, p.identity
+	if err := e.setProcess(j, rec); err != nil {
+		e.log.Error("record terraform process", "run", run.ID, "error", err.Error())
+	}
+	j.logs.beginStream(0, quiet)
+	return e.follow(j, p, rec)
+}
+
+func stderrOf(stream string) string { return strings.TrimSuffix(stream, ".jsonl") + ".stderr" }
+
+func (e *Engine) setProcess(j *job, p store.Process) error {
+	ctx, cancel := opContext()
+	defer cancel()
+	return e.store.Runs.SetProcess(ctx, j.run.ID, j.run.Worker, p)
+}
+
+// follow reads a Terraform process's output into the run's log until the
+// process ends, copies the state it writes into the store as it goes, and
+// stops it when the run is stopped: SIGINT, then (for a cancel or a timeout)
+// SIGKILL to its group after the kill grace. A shutdown never kills Terraform:
+// when the grace is over the run records what it has and Terraform is left to
+// finish stopping. p is nil when the process ended while no service watched.
+func (e *Engine) follow(j *job, p *tfProcess, rec store.Process) stepResult {
+	t := &tail{path: filepath.Join(j.dir, rec.Stream)}
+	defer t.close()
+	exited := make(chan struct{})
+	if p == nil {
+		close(exited)
+	} else {
+		exited = p.exited
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	snap := time.NewTicker(e.cfg.StateEvery)
+	defer snap.Stop()
+	stopping := j.stopping
+	var killAt <-chan time.Time
+	for {
+		t.read(j.logs.streamLine, false)
+		select {
+		case <-exited:
+			t.read(j.logs.streamLine, true)
+			if p != nil {
+				// Terraform ends its providers itself: what is left of its group
+				// now (a provisioner's orphan) belongs to nobody.
+				endGroup(p.pid, 500*time.Millisecond)
+			}
+			j.logs.endStream()
+			return e.stepOutcome(j, p, rec, t.found)
+		case <-stopping:
+			stopping = nil
+			if p == nil {
+				continue
+			}
+			j.logs.add(store.LevelWarn, store.SourceOrchestrator, "", fmt.Sprintf("interrupting Terraform (%s): it finishes what is under way and saves its state", j.stopReason()))
+			p.interrupt()
+			rec.Step += ", interrupted"
+			if err := e.setProcess(j, rec); err != nil {
+				e.log.Error("record interrupt", "run", j.run.ID, "error", err.Error())
+			}
+			if j.stopReason() != stopShutdown {
+				killAt = time.After(e.cfg.KillGrace)
+			}
+		case <-killAt:
+			killAt = nil
+			// A kill can cut a state write short: the last complete one goes
+			// into the store first.
+			e.snapshotState(j)
+			j.logs.add(store.LevelWarn, store.SourceOrchestrator, "", fmt.Sprintf("Terraform did not stop within %s: its process group is killed", e.cfg.KillGrace))
+			p.kill()
+		case <-j.abandon:
+			t.read(j.logs.streamLine, false)
+			j.logs.endStream()
+			e.snapshotState(j)
+			return stepResult{started: true, gaveUp: true, err: errors.New("the service stopped waiting for Terraform")}
+		case <-snap.C:
+			e.snapshotState(j)
+		case <-tick.C:
+		}
+	}
+}
+
+// stepOutcome reads how a finished process ended: from its exit status when it
+// was this process's child, else from its output (an apply or destroy that
+// completes prints its change summary).
+func (e *Engine) stepOutcome(j *job, p *tfProcess, rec store.Process, found bool) stepResult {
+	summary, failures := j.logs.streamResult()
+	r := stepResult{started: found || p != nil, ok: summary && failures == 0}
+	if p != nil && p.child {
+		r.ok = p.exitCode == 0
+	}
+	if r.ok || failures > 0 {
+		return r
+	}
+	msg := "Terraform ended without completing"
+	if !r.started {
+		msg = "Terraform's output is lost"
+	} else if p != nil && p.child {
+		msg = fmt.Sprintf("Terraform exited with status %d", p.exitCode)
+		if p.exitCode < 0 {
+			msg = "Terraform was killed"
+		}
+	}
+	if raw, err := os.ReadFile(filepath.Join(j.dir, stderrOf(rec.Stream))); err == nil && len(strings.TrimSpace(string(raw))) > 0 {
+		s := strings.TrimSpace(string(raw))
+		if len(s) > 2000 {
+			s = s[:2000] + "…"
+		}
+		msg += ": " + s
+	}
+	r.err = errors.New(msg)
+	return r
+}
+
+// snapshotState copies the state Terraform has written so far into the store
+// when it is complete and newer than the stored one.
+func (e *Engine) snapshotState(j *job) {
+	raw, st, err := readWorkdirState(j.dir)
+	if err != nil || st == nil || st.Serial <= j.serial {
+		return // none yet, or caught while Terraform writes it: next time
+	}
+	ctx, cancel := opContext()
+	defer cancel()
+	if _, err := e.storeState(ctx, j.run.DeploymentID, j.run.ID, raw, st); err == nil {
+		j.serial = st.Serial
+	} else if store.ErrorCode(err) != store.EConflict {
+		e.log.Error("save intermediate state", "run", j.run.ID, "error", err.Error())
+	}
+}
+
+// conclude saves the state, rebuilds resources and outputs from it, and says
+// how the run ended.
+func (e *Engine) conclude(j *job, d *store.Deployment, res *tosca2tf.Result, prev []*store.Resource, sr stepResult) store.Result {
+	state, err := e.ingestWorkdirState(d.ID, j.run.ID, j.logs, sr.gaveUp)
+	if err != nil {
+		j.logs.add(store.LevelError, store.SourceOrchestrator, "", "save state: "+err.Error())
+	}
+	ctx, cancel := opContext()
+	defer cancel()
+	outputs, err := e.syncResources(ctx, d, res, state, prev, j.run.Kind, !sr.ok)
+	if err != nil {
+		j.logs.add(store.LevelWarn, store.SourceOrchestrator, "", "read resources from the state: "+err.Error())
+	}
+	if err := e.store.Configured.Restore(ctx, d.ID); err != nil {
+		j.logs.add(store.LevelWarn, store.SourceOrchestrator, "", "show the software configuration state: "+err.Error())
+	}
+	result := e.outcome(j, sr, outputs)
+	// A run that failed by itself (not stopped) may have a reason only the
+	// cloud knows: a server in ERROR carries its fault message there.
+	if result.Status == store.RunFailed && j.stopReason() == "" && res.Target == "openstack" {
+		if creds, err := e.store.Targets.Credentials(ctx, d.Target); err == nil {
+			if why := e.cloudFaults(ctx, e.workdir(d.ID), creds, j.logs); why != "" {
+				result.Error = why + "; " + result.Error
+			}
+		}
+	}
+	return result
+}
+
+// outcome turns a step's result into the run's result and its reason.
+func (e *Engine) outcome(j *job, sr stepResult, outputs json.RawMessage) store.Result {
+	if sr.ok {
+		return store.Result{Status: store.RunSucceeded, Outputs: outputs}
+	}
+	result := store.Result{Status: store.RunFailed, Outputs: outputs}
+	switch j.stopReason() {
+	case stopCancel:
+		result.Status, result.Error = store.RunCancelled, "cancelled: Terraform was interrupted; the state it wrote is saved"
+		if !sr.started {
+			result.Error = "cancelled before Terraform started"
+		}
+	case stopTimeout:
+		result.Error = fmt.Sprintf("the run took longer than its time limit (%s): Terraform was interrupted; the state it wrote is saved", e.cfg.RunTimeout)
+	case stopShutdown:
+		result.Error = "interrupted: the service stopped during the run; the state Terraform wrote so far is saved"
+		if sr.gaveUp {
+			result.Error += "; Terraform was still stopping when the shutdown grace ended, the next start of the service collects what it writes"
+		} else if !sr.started {
+			result.Error = "interrupted: the service stopped before Terraform started; nothing was changed"
+		}
+	default:
+		result.Error = failureReason(sr.err, j.logs)
+	}
+	if j.recovered != "" {
+		result.Error = j.recovered + ": " + result.Error
+	}
+	if result.Status == store.RunFailed || result.Status == store.RunCancelled {
+		j.logs.add(store.LevelError, store.SourceOrchestrator, "", result.Error)
 	}
 	return result
 }
 
 // failureReason is the error a user reads in status_reason: Terraform's error
-// diagnostics when there are any, else the command's error.
+// diagnostics when there are any, else the step's error.
 func failureReason(err error, logs *logWriter) string {
-	if len(logs.errors) > 0 {
-		return strings.Join(logs.errors, "; ")
+	if msgs := logs.failureMessages(); len(msgs) > 0 {
+		return strings.Join(msgs, "; ")
 	}
-	var ctxErr error
-	if errors.Is(err, context.DeadlineExceeded) {
-		ctxErr = errors.New("the run took longer than its time limit")
-	} else if errors.Is(err, context.Canceled) {
-		ctxErr = errors.New("the run was interrupted")
-	}
-	if ctxErr != nil {
-		return ctxErr.Error()
+	if err == nil {
+		return "the run failed"
 	}
 	msg := strings.TrimSpace(err.Error())
 	if len(msg) > 2000 {
@@ -193,42 +527,56 @@ func failureReason(err error, logs *logWriter) string {
 
 // action starts, stops or reboots one Compute instance: its power_state changes
 // and only that module instance is applied (-target). Reboot is a stop then a
-// start: neither target has a native reboot through Terraform.
-func (e *Engine) action(ctx, bg context.Context, run *store.Run, d *store.Deployment, logs *logWriter) store.Result {
-	p := run.Params
-	if p.Action == ActionReconfigure {
-		return e.reconfigure(ctx, bg, run, d, logs)
+// start: neither target has a native reboot through Terraform. A refresh-only
+// apply then recomputes the root outputs a targeted apply leaves stale.
+func (e *Engine) action(j *job, d *store.Deployment) store.Result {
+	if j.run.Params.Action == ActionReconfigure {
+		return e.reconfigure(j, d)
 	}
-	steps := map[string][]string{"start": {"started"}, "stop": {"stopped"}, "reboot": {"stopped", "started"}}[p.Action]
+	return e.actionFrom(j, d, 0)
+}
+
+// actionSteps are the power states an action goes through.
+var actionSteps = map[string][]string{"start": {"started"}, "stop": {"stopped"}, "reboot": {"stopped", "started"}}
+
+// actionFrom runs an action's steps from the first-th on (a run taken over after
+// a crash goes on after the step its Terraform completed), then the refresh.
+func (e *Engine) actionFrom(j *job, d *store.Deployment, first int) store.Result {
+	p := j.run.Params
+	steps := actionSteps[p.Action]
 	if steps == nil {
 		return store.Result{Status: store.RunFailed, Error: fmt.Sprintf("unknown action %q", p.Action)}
 	}
-	var runErr error
 	var res *tosca2tf.Result
 	var w *workdir
-	prev, _ := e.store.Resources.List(bg, d.ID)
-	for _, power := range steps {
+	sr := stepResult{ok: true, started: first > 0}
+	ctx, cancel := opContext()
+	prev, _ := e.store.Resources.List(ctx, d.ID)
+	cancel()
+	stopped := func(err error) store.Result {
+		if j.stopReason() != "" {
+			return e.outcome(j, stepResult{started: first > 0, err: err}, nil)
+		}
+		return store.Result{Status: store.RunFailed, Error: err.Error()}
+	}
+	for i := first; i < len(steps); i++ {
+		power := steps[i]
 		if d.PowerStates[p.Node] == nil {
 			d.PowerStates[p.Node] = map[string]string{}
 		}
 		d.PowerStates[p.Node][fmt.Sprint(p.Instance)] = power
-		if err := e.store.Deployments.SetPowerStates(bg, d.ID, d.PowerStates); err != nil {
+		ctx, cancel := opContext()
+		err := e.store.Deployments.SetPowerStates(ctx, d.ID, d.PowerStates)
+		if err == nil && p.ResourceID != "" {
+			state := map[string]store.ResourceState{"stopped": store.ResStopping, "started": store.ResStarting}[power]
+			_ = e.store.Resources.SetState(ctx, d.ID, state, p.ResourceID)
+		}
+		cancel()
+		if err != nil {
 			return store.Result{Status: store.RunFailed, Error: err.Error()}
 		}
-		state := map[string]store.ResourceState{"stopped": store.ResStopping, "started": store.ResStarting}[power]
-		if p.ResourceID != "" {
-			_ = e.store.Resources.SetState(bg, d.ID, state, p.ResourceID)
-		}
-		var env map[string]string
-		var err error
-		if res, env, err = e.Render(bg, d); err != nil {
-			return store.Result{Status: store.RunFailed, Error: "translate the template: " + err.Error()}
-		}
-		if err := e.store.Deployments.SetGenerated(bg, d.ID, string(res.Main), string(res.Vars)); err != nil {
-			return store.Result{Status: store.RunFailed, Error: err.Error()}
-		}
-		if w, err = e.open(bg, d, res, env, logs); err != nil {
-			return store.Result{Status: store.RunFailed, Error: err.Error()}
+		if res, w, err = e.prepare(j, d); err != nil {
+			return stopped(err)
 		}
 		addr := ""
 		for _, n := range res.Nodes {
@@ -237,28 +585,58 @@ func (e *Engine) action(ctx, bg context.Context, run *store.Run, d *store.Deploy
 			}
 		}
 		if addr == "" {
-			runErr = fmt.Errorf("node %q is not a Compute of this deployment", p.Node)
+			sr = stepResult{err: fmt.Errorf("node %q is not a Compute of this deployment", p.Node)}
 			break
 		}
-		logs.add(store.LevelInfo, store.SourceOrchestrator, addr, fmt.Sprintf("%s: setting power state of %s to %s", p.Action, addr, power))
-		if runErr = w.apply(ctx, logs, tfexec.Target(addr)); runErr != nil {
+		j.logs.add(store.LevelInfo, store.SourceOrchestrator, addr, fmt.Sprintf("%s: setting power state of %s to %s", p.Action, addr, power))
+		if sr = e.step(j, w, fmt.Sprintf("action %d/%d", i+1, len(steps)), false, append(applyArgs(), "-target="+addr)...); !sr.ok {
 			break
 		}
 	}
-	if w != nil && runErr == nil {
-		// A targeted apply leaves root outputs stale; a refresh-only apply
-		// recomputes them (orc_resources, TOSCA outputs) without touching resources.
-		runErr = w.tf.ApplyJSON(ctx, io.Discard, tfexec.RefreshOnly(true))
-		w.tf.SetStdout(nil) // terraform-exec keeps the writer for later commands
+	if sr.ok && w == nil {
+		var err error
+		if res, w, err = e.prepare(j, d); err != nil {
+			return stopped(err)
+		}
+	}
+	if sr.ok && !outputsShow(w.dir, res, p.Node, p.Instance, steps[len(steps)-1]) {
+		sr = e.step(j, w, "refresh", true, append(applyArgs(), "-refresh-only")...)
 	}
 	if w == nil {
-		return store.Result{Status: store.RunFailed, Error: failureReason(runErr, logs)}
+		return e.outcome(j, sr, nil)
 	}
-	result := e.conclude(bg, run, d, res, w, prev, logs, runErr)
-	if runErr != nil && p.ResourceID != "" {
-		_ = e.store.Resources.SetState(bg, d.ID, store.ResError, p.ResourceID)
+	result := e.conclude(j, d, res, prev, sr)
+	if result.Status != store.RunSucceeded && p.ResourceID != "" {
+		ctx, cancel := opContext()
+		_ = e.store.Resources.SetState(ctx, d.ID, store.ResError, p.ResourceID)
+		cancel()
 	}
 	return result
+}
+
+// outputsShow reports whether the workdir state's orc_resources output already
+// shows the instance in the power state: a targeted apply updates the root
+// outputs that depend on its target in recent Terraform versions, and then the
+// refresh-only apply is not needed.
+func outputsShow(dir string, res *tosca2tf.Result, node string, instance int, power string) bool {
+	_, st, err := readWorkdirState(dir)
+	if err != nil || st == nil || res == nil {
+		return false
+	}
+	o, ok := st.Outputs["orc_resources"]
+	if !ok {
+		return false
+	}
+	var instances map[string][]orcResource
+	if json.Unmarshal(o.Value, &instances) != nil {
+		return false
+	}
+	for _, n := range res.Nodes {
+		if n.Name == node && instance < len(instances[n.Ident]) {
+			return instances[n.Ident][instance].Attributes["power_state"] == power
+		}
+	}
+	return false
 }
 
 // Render translates a deployment's template for its target, with the owners' ssh
@@ -299,9 +677,11 @@ func (e *Engine) Render(ctx context.Context, d *store.Deployment) (*tosca2tf.Res
 		return nil, nil, err
 	}
 	if target.Kind != "local" { // the service's own key, for the configure phase
-		if pub, err := e.deploymentPublicKey(ctx, d); err != nil {
+		pub, err := e.deploymentPublicKey(ctx, d)
+		if err != nil {
 			return nil, nil, err
-		} else if pub != "" {
+		}
+		if pub != "" {
 			keys = append(keys, pub)
 		}
 	}
@@ -332,49 +712,4 @@ func DecodeInputs(raw json.RawMessage) (map[string]any, error) {
 		return nil, fmt.Errorf("stored inputs: %w", err)
 	}
 	return inputs, nil
-}
-
-// saveState stores the workdir's state (terraform state pull) as a new version.
-func (e *Engine) saveState(ctx context.Context, w *workdir, deploymentID, runID string, logs *logWriter) error {
-	raw, err := w.tf.StatePull(ctx)
-	if err != nil {
-		return fmt.Errorf("terraform state pull: %w", err)
-	}
-	return e.storeState(ctx, deploymentID, runID, []byte(raw), logs)
-}
-
-// saveWorkdirState stores the state file a workdir holds, without Terraform (for
-// runs whose process died).
-func (e *Engine) saveWorkdirState(ctx context.Context, deploymentID, runID string) error {
-	raw, err := os.ReadFile(filepath.Join(e.workdir(deploymentID), "terraform.tfstate"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return e.storeState(ctx, deploymentID, runID, raw, nil)
-}
-
-type stateHeader struct {
-	Serial  int64  `json:"serial"`
-	Lineage string `json:"lineage"`
-}
-
-func (e *Engine) storeState(ctx context.Context, deploymentID, runID string, raw []byte, logs *logWriter) error {
-	if len(strings.TrimSpace(string(raw))) == 0 {
-		return nil // no state yet: nothing was ever applied
-	}
-	var h stateHeader
-	if err := json.Unmarshal(raw, &h); err != nil || h.Lineage == "" {
-		return fmt.Errorf("the state is not valid JSON with a lineage")
-	}
-	added, err := e.store.States.Add(ctx, &store.StateVersion{DeploymentID: deploymentID, RunID: runID, Serial: h.Serial, Lineage: h.Lineage, State: raw})
-	if err != nil {
-		return err
-	}
-	if added && logs != nil {
-		logs.add(store.LevelInfo, store.SourceOrchestrator, "", fmt.Sprintf("saved state version (serial %d)", h.Serial))
-	}
-	return nil
 }

@@ -23,7 +23,8 @@ func (e *Engine) scratch(ctx context.Context, d *store.Deployment, res *tosca2tf
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	dir := filepath.Join(e.cfg.DataDir, "scratch", d.ID+"-"+hex.EncodeToString(b[:]))
-	cleanup := func() { os.RemoveAll(dir) }
+	// Whatever a view started (a provider Terraform left behind) goes with it.
+	cleanup := func() { killProcessesUnder(dir); os.RemoveAll(dir) }
 	w, err := e.writeConfig(dir, res, env)
 	if err != nil {
 		cleanup()

@@ -10,9 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
-	tfjson "github.com/hashicorp/terraform-json"
 
 	"orchestrator/modules"
 	"orchestrator/store"
@@ -22,7 +22,9 @@ import (
 // workdir is a deployment's working directory with Terraform ready to run in it.
 type workdir struct {
 	dir string
-	tf  *tfexec.Terraform
+	env []string // Terraform's whole environment
+	// tf drives the read-only views (show, plan) in scratch copies.
+	tf *tfexec.Terraform
 }
 
 // initMarker records the configuration init last ran for.
@@ -50,8 +52,8 @@ func (e *Engine) open(ctx context.Context, d *store.Deployment, res *tosca2tf.Re
 	if logs != nil {
 		logs.add(store.LevelInfo, store.SourceOrchestrator, "", "terraform init (providers from the local mirror)")
 	}
-	if err := w.tf.Init(ctx, tfexec.Upgrade(false)); err != nil {
-		return nil, fmt.Errorf("terraform init: %w", err)
+	if err := e.runTerraform(ctx, dir, w.env, nil, "init", "-input=false", "-no-color"); err != nil {
+		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, initMarker), []byte(want), 0o600); err != nil {
 		return nil, fmt.Errorf("write init marker: %w", err)
@@ -61,8 +63,10 @@ func (e *Engine) open(ctx context.Context, d *store.Deployment, res *tosca2tf.Re
 
 // writeConfig writes main.tf.json, terraform.tfvars.json and our modules.
 func (e *Engine) writeConfig(dir string, res *tosca2tf.Result, env map[string]string) (*workdir, error) {
-	if err := os.MkdirAll(filepath.Join(dir, ".home"), 0o700); err != nil {
-		return nil, fmt.Errorf("create workdir: %w", err)
+	for _, sub := range []string{".home", streamDir} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			return nil, fmt.Errorf("create workdir: %w", err)
+		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "main.tf.json"), res.Main, 0o600); err != nil {
 		return nil, fmt.Errorf("write main.tf.json: %w", err)
@@ -78,30 +82,35 @@ func (e *Engine) writeConfig(dir string, res *tosca2tf.Result, env map[string]st
 	if err := modules.WriteTo(dir, res.Target); err != nil {
 		return nil, fmt.Errorf("write modules: %w", err)
 	}
+	envList, err := e.terraformEnv(dir, env)
+	if err != nil {
+		return nil, err
+	}
 	tf, err := e.terraform(dir, env)
 	if err != nil {
 		return nil, err
 	}
-	return &workdir{dir: dir, tf: tf}, nil
+	return &workdir{dir: dir, env: envList, tf: tf}, nil
 }
 
-// terraform returns a Terraform for dir with an explicit environment: never the
-// service's own; target credentials only as environment variables.
-func (e *Engine) terraform(dir string, extra map[string]string) (*tfexec.Terraform, error) {
+// terraform returns a terraform-exec Terraform for dir (the views use it) with
+// the same explicit environment as every other Terraform of the engine.
+func (e *Engine) terraform(dir string, creds map[string]string) (*tfexec.Terraform, error) {
 	tf, err := tfexec.NewTerraform(dir, e.tc.Terraform)
 	if err != nil {
 		return nil, fmt.Errorf("terraform in %s: %w", dir, err)
 	}
-	env := map[string]string{
-		"CHECKPOINT_DISABLE": "1",
-		"TF_CLI_CONFIG_FILE": e.tc.CLIConfig,
-		"HOME":               filepath.Join(dir, ".home"),
-		"PATH":               "/usr/local/bin:/usr/bin:/bin",
-		"TMPDIR":             os.TempDir(),
+	list, err := e.terraformEnv(dir, creds)
+	if err != nil {
+		return nil, err
 	}
-	for k, v := range extra {
+	env := map[string]string{}
+	for _, kv := range list {
+		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
+	// terraform-exec refuses to be handed these; it sets them itself.
+	delete(env, "TF_IN_AUTOMATION")
 	if err := tf.SetEnv(env); err != nil {
 		return nil, fmt.Errorf("terraform environment: %w", err)
 	}
@@ -142,7 +151,7 @@ func (e *Engine) restoreState(ctx context.Context, deploymentID, dir string) (st
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, "terraform.tfstate")
+	path := filepath.Join(dir, stateFile)
 	raw, err := os.ReadFile(path)
 	reason := ""
 	switch {
@@ -151,11 +160,17 @@ func (e *Engine) restoreState(ctx context.Context, deploymentID, dir string) (st
 	case err != nil:
 		return "", fmt.Errorf("read state: %w", err)
 	default:
-		var h stateHeader
-		if json.Unmarshal(raw, &h) != nil || h.Lineage == "" {
-			reason = "the workdir's state was corrupt: restored"
+		h, perr := parseState(raw)
+		if perr != nil {
+			reason = "the workdir's state was corrupt (kept as terraform.tfstate.corrupt): restored"
+			if err := os.Rename(path, path+".corrupt"); err != nil {
+				return "", fmt.Errorf("set the corrupt state aside: %w", err)
+			}
 		} else if h.Lineage != stored.Lineage {
-			reason = "the workdir's state had another lineage: restored"
+			reason = "the workdir's state had another lineage (kept as terraform.tfstate.other-lineage): restored"
+			if err := os.Rename(path, path+".other-lineage"); err != nil {
+				return "", fmt.Errorf("set the other state aside: %w", err)
+			}
 		} else if h.Serial < stored.Serial {
 			reason = "the workdir's state was older than the stored one: restored"
 		}
@@ -163,47 +178,29 @@ func (e *Engine) restoreState(ctx context.Context, deploymentID, dir string) (st
 	if reason == "" {
 		return "", nil
 	}
-	if err := os.WriteFile(path, stored.State, 0o600); err != nil {
+	// Written aside and renamed: a crash leaves the old file or the new one.
+	if err := os.WriteFile(path+".restoring", stored.State, 0o600); err != nil {
+		return "", fmt.Errorf("restore state: %w", err)
+	}
+	if err := os.Rename(path+".restoring", path); err != nil {
 		return "", fmt.Errorf("restore state: %w", err)
 	}
 	return fmt.Sprintf("%s (serial %d) from the store", reason, stored.Serial), nil
 }
 
-// apply streams `terraform apply -json` into the log. terraform-exec keeps the
-// stream as the stdout of every later command (state pull, output): it is reset at
-// once, or the state, secrets included, would be logged.
-func (w *workdir) apply(ctx context.Context, logs *logWriter, opts ...tfexec.ApplyOption) error {
-	defer w.tf.SetStdout(nil)
-	return w.tf.ApplyJSON(ctx, terraformStream{logs}, opts...)
-}
-
-func (w *workdir) destroy(ctx context.Context, logs *logWriter) error {
-	defer w.tf.SetStdout(nil)
-	return w.tf.DestroyJSON(ctx, terraformStream{logs})
-}
-
-// managedAddresses lists every managed resource in the state (redeploy replaces them all).
-func (w *workdir) managedAddresses(ctx context.Context) ([]string, error) {
-	st, err := w.tf.Show(ctx)
+// managedAddresses lists every managed resource instance in the workdir's state
+// (redeploy replaces them all).
+func (w *workdir) managedAddresses(context.Context) ([]string, error) {
+	raw, err := os.ReadFile(filepath.Join(w.dir, stateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return []string{}, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("terraform show: %w", err)
+		return nil, fmt.Errorf("read state: %w", err)
 	}
-	var out []string
-	if st == nil || st.Values == nil {
-		return out, nil
+	st, err := parseState(raw)
+	if err != nil {
+		return nil, err
 	}
-	var walk func(m *tfjson.StateModule)
-	walk = func(m *tfjson.StateModule) {
-		for _, r := range m.Resources {
-			if r.Mode == tfjson.ManagedResourceMode {
-				out = append(out, r.Address)
-			}
-		}
-		for _, c := range m.ChildModules {
-			walk(c)
-		}
-	}
-	walk(st.Values.RootModule)
-	sort.Strings(out)
-	return out, nil
+	return st.managedAddresses(), nil
 }

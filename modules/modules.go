@@ -16,9 +16,13 @@ import (
 	"sort"
 )
 
-// FS holds every module, paths like "local/compute/main.tf".
+// FS holds every module, paths like "local/compute/main.tf". Module folders are
+// listed one by one: modules/openstack/ossim is the tests' OpenStack simulator,
+// a Go package that must never reach the binary or a workdir.
 //
-//go:embed local openstack hostpool
+//go:embed local/compute local/block_storage local/volume_attachment local/network local/port local/object_storage
+//go:embed openstack/compute openstack/block_storage openstack/volume_attachment openstack/network openstack/port openstack/object_storage
+//go:embed hostpool/compute hostpool/software
 var FS embed.FS
 
 // Kind is what a module deploys; one TOSCA normative type maps to one kind.

@@ -103,7 +103,7 @@ func (s *Server) authenticateAPIToken(ctx context.Context, raw string) (*Princip
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.store.Users.Get(ctx, t.UserID)
+	u, err := s.store.Users.Identity(ctx, t.UserID)
 	if err != nil {
 		return nil, store.Errorf(store.EUnauthorized, "the token's user no longer exists")
 	}
@@ -121,11 +121,17 @@ func (s *Server) authenticateSession(ctx context.Context, raw string) (*Principa
 		}
 		return nil, store.Errorf(store.EUnauthorized, "invalid session token")
 	}
-	u, err := s.store.Users.Get(ctx, claims.Subject)
-	if err != nil {
-		return nil, store.Errorf(store.EUnauthorized, "the session's user no longer exists")
+	gen := s.store.Generation()
+	u, ok := s.identities.get(claims.Subject, gen)
+	if !ok {
+		if u, err = s.store.Users.Identity(ctx, claims.Subject); err != nil {
+			return nil, store.Errorf(store.EUnauthorized, "the session's user no longer exists")
+		}
+		s.identities.put(claims.Subject, gen, u)
 	}
-	return &Principal{User: u, Admin: u.Admin(), Method: "session"}, nil
+	// Handlers may change the principal's user: each request gets its own copy.
+	cp := *u
+	return &Principal{User: &cp, Admin: cp.Admin(), Method: "session"}, nil
 }
 
 func (s *Server) authenticateOIDC(ctx context.Context, raw string) (*Principal, error) {

@@ -244,72 +244,77 @@ func (s *Server) logTranslation(ctx context.Context, deploymentID, runID string,
 
 // listDeployments lists the caller's deployments (admins: all), newest first.
 func (s *Server) listDeployments(c *fiber.Ctx) error {
+	return s.cachedList(c, func() (any, error) { return s.deploymentsPage(c) })
+}
+
+// deploymentsPage reads the filters, sort and page of a deployment listing.
+func (s *Server) deploymentsPage(c *fiber.Ctx) (any, error) {
 	q, err := parseQuery(c, "page", "size", "status", "template_id", "target", "label", "created_after", "created_before",
 		"q", "sort", "fields", "include_deleted", "owner")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p := principalOf(c)
 	page, err := q.page()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	f := store.DeploymentFilter{TemplateID: q.str("template_id"), Target: q.str("target"), Q: q.str("q")}
 	if !p.Admin {
 		f.VisibleTo = p.User.ID
 		if q.str("owner") != "" {
-			return store.Errorf(store.EForbidden, "the owner filter is for admins; you only see your own deployments")
+			return nil, store.Errorf(store.EForbidden, "the owner filter is for admins; you only see your own deployments")
 		}
 	}
 	if ref := q.str("owner"); ref != "" {
 		u, err := s.userByRef(c.UserContext(), ref)
 		if store.IsNotFound(err) {
-			return invalid("owner", "no user with id or username %q", truncate(ref, 100))
+			return nil, invalid("owner", "no user with id or username %q", truncate(ref, 100))
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		f.Owner = u.ID
 	}
 	for _, st := range q.all("status") {
 		if !knownStatus(st) {
-			return store.Errorf(store.EBadRequest, "unknown status %q", truncate(st, 40)).WithDetails(store.Detail{Field: "status", Message: "unknown status"})
+			return nil, store.Errorf(store.EBadRequest, "unknown status %q", truncate(st, 40)).WithDetails(store.Detail{Field: "status", Message: "unknown status"})
 		}
 		f.Statuses = append(f.Statuses, store.Status(st))
 	}
 	for _, l := range q.values["label"] {
 		k, v, has := strings.Cut(l, "=")
 		if !validLabelKey.MatchString(k) {
-			return store.Errorf(store.EBadRequest, "label filter %q must be key or key=value", truncate(l, 60)).WithDetails(store.Detail{Field: "label", Message: "bad label filter"})
+			return nil, store.Errorf(store.EBadRequest, "label filter %q must be key or key=value", truncate(l, 60)).WithDetails(store.Detail{Field: "label", Message: "bad label filter"})
 		}
 		f.Labels = append(f.Labels, store.LabelFilter{Key: k, Value: v, HasValue: has})
 	}
 	if f.CreatedAfter, err = q.timestamp("created_after"); err != nil {
-		return err
+		return nil, err
 	}
 	if f.CreatedBefore, err = q.timestamp("created_before"); err != nil {
-		return err
+		return nil, err
 	}
 	if f.IncludeDeleted, err = q.boolean("include_deleted"); err != nil {
-		return err
+		return nil, err
 	}
 	sortBy, err := parseSort(q.str("sort"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fields, err := parseFields(q.str("fields"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	list, total, err := s.store.Deployments.List(c.UserContext(), f, sortBy, page)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	items := make([]any, 0, len(list))
 	for _, d := range list {
 		items = append(items, project(deploymentJSON(d), fields))
 	}
-	return c.JSON(newList(c, items, page, total))
+	return newList(c, items, page, total), nil
 }
 
 func knownStatus(s string) bool {

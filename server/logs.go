@@ -64,29 +64,37 @@ func (s *Server) getLogs(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if !follow {
+		// A page of the log: cached while nothing is written (the ownership
+		// check included: it cannot change without a write).
+		return s.cachedList(c, func() (any, error) {
+			d, err := s.deployment(c, c.Params("id"))
+			if err != nil {
+				return nil, err
+			}
+			page, err := q.page()
+			if err != nil {
+				return nil, err
+			}
+			lines, total, err := s.store.Logs.List(c.UserContext(), d.ID, f, page)
+			if err != nil {
+				return nil, err
+			}
+			return newList(c, lines, page, total), nil
+		})
+	}
 	d, err := s.deployment(c, c.Params("id"))
 	if err != nil {
 		return err
 	}
-	if follow {
-		if id := c.Get("Last-Event-ID"); id != "" {
-			n, err := strconv.ParseInt(id, 10, 64)
-			if err != nil || n < 0 {
-				return badRequest("Last-Event-ID must be a log sequence number")
-			}
-			f.AfterSeq = n
+	if id := c.Get("Last-Event-ID"); id != "" {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil || n < 0 {
+			return badRequest("Last-Event-ID must be a log sequence number")
 		}
-		return s.followLogs(c, d.ID, f)
+		f.AfterSeq = n
 	}
-	page, err := q.page()
-	if err != nil {
-		return err
-	}
-	lines, total, err := s.store.Logs.List(c.UserContext(), d.ID, f, page)
-	if err != nil {
-		return err
-	}
-	return c.JSON(newList(c, lines, page, total))
+	return s.followLogs(c, d.ID, f)
 }
 
 // followLogs streams lines as they are written. The stream ends (event "end")

@@ -86,8 +86,12 @@ type Server struct {
 	resolver  *tosca2tf.Resolver
 	done      chan struct{}
 	oidc      *oidcVerifiers
-	routes    []Route
-	ui        *ui.Handler
+	// lists caches rendered list pages, identities authenticated users: both
+	// exact, checked against the store's generation (see genCache).
+	lists      *genCache[[]byte]
+	identities *genCache[*store.User]
+	routes     []Route
+	ui         *ui.Handler
 }
 
 // Deps are the parts the server is built from.
@@ -142,6 +146,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{cfg: cfg, store: deps.Store, log: log, now: now, toolchain: deps.Toolchain, engine: deps.Engine,
 		resolver: resolver, done: make(chan struct{}), metrics: metrics}
 	s.oidc = newOIDCVerifiers(cfg.OIDC, now)
+	s.lists = newGenCache[[]byte](4096)
+	s.identities = newGenCache[*store.User](4096)
 	s.app = fiber.New(fiber.Config{
 		AppName:      "orchestrator",
 		ErrorHandler: s.handleError,

@@ -343,8 +343,12 @@ func (s *Server) login(c *fiber.Ctx) error {
 }
 
 func (s *Server) getMe(c *fiber.Ctx) error {
-	p := principalOf(c)
-	return c.JSON(userJSON(p.User))
+	// Authentication reads the user without keys; the profile shows them.
+	u, err := s.store.Users.Get(c.UserContext(), principalOf(c).User.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(userJSON(u))
 }
 
 type patchMeRequest struct {

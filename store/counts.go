@@ -2,16 +2,16 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 	"sync"
 	"time"
 )
 
-// countTTL is how long a list's total may be reused. Totals of list pages are
-// therefore exact as of at most this long ago (documented in the README): a
-// federation's dashboard polling page 1 of 100,000 deployments costs one count
+// countTTL is how long a list's total may be reused while the database
+// changes. Totals of list pages are exact when nothing was written since they
+// were counted, and at most this old otherwise (documented in the README): a
+// federation's dashboards polling page 1 of 100,000 deployments cost one count
 // per TTL, not one per request.
 const countTTL = 2 * time.Second
 
@@ -27,34 +27,36 @@ type countEntry struct {
 	n    int
 	err  error
 	at   time.Time
+	gen  uint64 // the store's generation before counting
 }
 
 func newCountCache() *countCache { return &countCache{entries: map[string]*countEntry{}} }
 
-// get runs query (a COUNT) unless a fresh enough result for the same query and
-// args is known or being computed.
-func (c *countCache) get(ctx context.Context, db *sql.DB, query string, args []any) (int, error) {
+// get runs query (a COUNT) unless a result for the same query and args is
+// known (counted at the current generation, or less than countTTL ago) or
+// being computed.
+func (c *countCache) get(ctx context.Context, d *db, query string, args []any) (int, error) {
 	key := query + "\x00" + fmt.Sprint(args...)
-	now := time.Now()
+	now, gen := time.Now(), d.gen.Load()
 	c.mu.Lock()
 	e, ok := c.entries[key]
 	if ok {
 		select {
 		case <-e.done:
-			if e.err != nil || now.Sub(e.at) > countTTL {
+			if e.err != nil || (e.gen != gen && now.Sub(e.at) > countTTL) {
 				ok = false
 			}
 		default: // being computed: wait for it
 		}
 	}
 	if !ok {
-		e = &countEntry{done: make(chan struct{})}
+		e = &countEntry{done: make(chan struct{}), gen: gen}
 		c.entries[key] = e
 		if len(c.entries) > 10000 {
 			c.pruneLocked(now)
 		}
 		c.mu.Unlock()
-		e.err = db.QueryRowContext(ctx, query, args...).Scan(&e.n)
+		e.err = d.QueryRowContext(ctx, query, args...).Scan(&e.n)
 		e.at = time.Now()
 		close(e.done)
 		return e.n, e.err

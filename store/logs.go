@@ -81,35 +81,42 @@ func (q *Logs) Append(ctx context.Context, deploymentID string, lines ...*LogLin
 	if len(lines) == 0 {
 		return nil
 	}
-	err := q.s.tx(ctx, func(tx *sql.Tx) error {
-		var last int64
-		if err := tx.QueryRowContext(ctx, "UPDATE deployments SET log_seq = log_seq + ? WHERE id = ? RETURNING log_seq",
-			len(lines), deploymentID).Scan(&last); err != nil {
-			return notFound(err, "deployment", deploymentID)
-		}
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO log_lines (deployment_id, seq, time, level, source, run_id, resource, message)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
-		first := last - int64(len(lines)) + 1
-		for i, l := range lines {
-			l.DeploymentID, l.Seq = deploymentID, first+int64(i)
-			if l.Time.IsZero() {
-				l.Time = q.s.Now()
-			}
-			if _, err := stmt.ExecContext(ctx, deploymentID, l.Seq, fmtTime(l.Time), l.Level, l.Source, l.RunID, l.Resource, l.Message); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := q.s.tx(ctx, func(tx *sql.Tx) error { return appendLines(ctx, tx, q.s, deploymentID, lines) })
 	if err != nil {
 		return wrapUnlessStoreError(err, "append logs of %s", deploymentID)
 	}
 	q.s.counts.forget(deploymentID) // filtered log totals of this deployment changed
 	logNotify(deploymentID)
+	return nil
+}
+
+// appendLines numbers and inserts lines inside a transaction; the caller wakes
+// followers (logNotify) once it commits.
+func appendLines(ctx context.Context, tx *sql.Tx, s *Store, deploymentID string, lines []*LogLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	var last int64
+	if err := tx.QueryRowContext(ctx, "UPDATE deployments SET log_seq = log_seq + ? WHERE id = ? RETURNING log_seq",
+		len(lines), deploymentID).Scan(&last); err != nil {
+		return notFound(err, "deployment", deploymentID)
+	}
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO log_lines (deployment_id, seq, time, level, source, run_id, resource, message)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	first := last - int64(len(lines)) + 1
+	for i, l := range lines {
+		l.DeploymentID, l.Seq = deploymentID, first+int64(i)
+		if l.Time.IsZero() {
+			l.Time = s.Now()
+		}
+		if _, err := stmt.ExecContext(ctx, deploymentID, l.Seq, fmtTime(l.Time), l.Level, l.Source, l.RunID, l.Resource, l.Message); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -296,46 +303,83 @@ func (q *Logs) PurgePlan(ctx context.Context, before time.Time) ([]PurgeRange, e
 	}
 }
 
-// DeleteRange deletes one deployment's lines From..To in transactions of at most
-// batch lines each (in key order, so each is a short range delete and writers
-// of the API wait milliseconds at most), calling done after each with the lines
-// it deleted.
-func (q *Logs) DeleteRange(ctx context.Context, r PurgeRange, batch int64, done func(n int64)) error {
+// DeleteRanges deletes the ranges of a purge plan in transactions of about batch
+// lines each: a big range is cut in pieces, small ranges of many deployments
+// share one transaction. Each transaction is a few key-range deletes, so the
+// API's writers wait milliseconds at most. done is called after each
+// transaction with the lines it deleted and the ranges it finished.
+func (q *Logs) DeleteRanges(ctx context.Context, plan []PurgeRange, batch int64, done func(lines int64, ranges int)) error {
 	if batch <= 0 {
 		batch = 10000
 	}
-	for from := r.From; from <= r.To; from += batch {
-		to := min(from+batch-1, r.To)
-		res, err := q.s.db.ExecContext(ctx, "DELETE FROM log_lines WHERE deployment_id = ? AND seq >= ? AND seq <= ?", r.DeploymentID, from, to)
-		if err != nil {
-			return fmt.Errorf("purge logs of %s: %w", r.DeploymentID, err)
+	type piece struct {
+		r        PurgeRange
+		finishes bool
+	}
+	var pending []piece
+	var size int64
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
 		}
-		n, err := res.RowsAffected()
+		var deleted int64
+		finished := 0
+		err := q.s.tx(ctx, func(tx *sql.Tx) error {
+			for _, p := range pending {
+				res, err := tx.ExecContext(ctx, "DELETE FROM log_lines WHERE deployment_id = ? AND seq >= ? AND seq <= ?",
+					p.r.DeploymentID, p.r.From, p.r.To)
+				if err != nil {
+					return fmt.Errorf("purge logs of %s: %w", p.r.DeploymentID, err)
+				}
+				n, err := res.RowsAffected()
+				if err != nil {
+					return fmt.Errorf("purge logs of %s: %w", p.r.DeploymentID, err)
+				}
+				deleted += n
+				if p.finishes {
+					finished++
+				}
+			}
+			return nil
+		})
 		if err != nil {
-			return fmt.Errorf("purge logs of %s: %w", r.DeploymentID, err)
+			return err
 		}
+		for _, p := range pending {
+			q.s.counts.forget(p.r.DeploymentID)
+		}
+		pending, size = pending[:0], 0
 		if done != nil {
-			done(n)
+			done(deleted, finished)
+		}
+		return ctx.Err()
+	}
+	for _, r := range plan {
+		for from := r.From; from <= r.To; {
+			to := min(from+(batch-size)-1, r.To)
+			pending = append(pending, piece{PurgeRange{DeploymentID: r.DeploymentID, From: from, To: to}, to == r.To})
+			size += to - from + 1
+			from = to + 1
+			if size >= batch {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
 		}
 	}
-	q.s.counts.forget(r.DeploymentID)
-	return nil
+	return flush()
 }
 
 // Purge deletes every deployment's lines written before before (PurgePlan, then
-// DeleteRange) and returns how many went.
+// DeleteRanges) and returns how many went.
 func (q *Logs) Purge(ctx context.Context, before time.Time, batch int64) (int64, error) {
 	plan, err := q.PurgePlan(ctx, before)
 	if err != nil {
 		return 0, err
 	}
 	var total int64
-	for _, r := range plan {
-		if err := q.DeleteRange(ctx, r, batch, func(n int64) { total += n }); err != nil {
-			return total, err
-		}
-	}
-	return total, nil
+	err = q.DeleteRanges(ctx, plan, batch, func(n int64, _ int) { total += n })
+	return total, err
 }
 
 // LastSeq returns the sequence number of a deployment's newest log line.

@@ -25,6 +25,29 @@ type Run struct {
 	StartedAt       *time.Time
 	FinishedAt      *time.Time
 	HeartbeatAt     *time.Time
+	// Process is the Terraform process the run started last.
+	Process Process
+	// Attempts counts the workers that took the run: the one that claimed it,
+	// and each one that took it over after its worker was gone.
+	Attempts int
+}
+
+// Process is the Terraform process a run started last: enough for another
+// service process (after a crash or a restart) to find it, follow its output
+// and wait for it. The run's lease is its worker and heartbeat: the worker
+// named on the run holds it while its heartbeat is fresh.
+type Process struct {
+	PID int // 0 when no process is known yet
+	// Identity is the boot and start time of PID, so that a reused PID is never
+	// taken for the process.
+	Identity string
+	Step     string // what it does: apply, destroy, refresh, ...
+	// Stream is the file (relative to the workdir) its -json output goes to; it
+	// is recorded before the process starts, so that a crash right after the
+	// start still leaves a trace to look for.
+	Stream string
+	// Offset is how many bytes of Stream are stored as log lines.
+	Offset int64
 }
 
 // RunParams says what an action run does.
@@ -39,14 +62,15 @@ type RunParams struct {
 type Runs struct{ s *Store }
 
 const runColumns = `id, seq, deployment_id, kind, status, params, worker, error, cancel_requested, COALESCE(created_by, ''),
-	created_at, started_at, finished_at, heartbeat_at`
+	created_at, started_at, finished_at, heartbeat_at, process_pid, process_identity, process_step, process_stream, stream_offset, attempts`
 
 func scanRun(row interface{ Scan(...any) error }) (*Run, error) {
 	var r Run
 	var params, created string
 	var started, finished, heartbeat sql.NullString
 	if err := row.Scan(&r.ID, &r.Seq, &r.DeploymentID, &r.Kind, &r.Status, &params, &r.Worker, &r.Error, &r.CancelRequested,
-		&r.CreatedBy, &created, &started, &finished, &heartbeat); err != nil {
+		&r.CreatedBy, &created, &started, &finished, &heartbeat, &r.Process.PID, &r.Process.Identity, &r.Process.Step, &r.Process.Stream,
+		&r.Process.Offset, &r.Attempts); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(params), &r.Params); err != nil {
@@ -144,11 +168,11 @@ func (q *Runs) Claim(ctx context.Context, worker string) (*Run, error) {
 					return err
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = 'running', worker = ?, started_at = ?, heartbeat_at = ?
-				WHERE id = ? AND status = 'queued'`, worker, now, now, r.ID); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = 'running', worker = ?, started_at = ?, heartbeat_at = ?,
+				attempts = attempts + 1 WHERE id = ? AND status = 'queued'`, worker, now, now, r.ID); err != nil {
 				return fmt.Errorf("claim run %s: %w", r.ID, err)
 			}
-			r.Status, r.Worker = RunRunning, worker
+			r.Status, r.Worker, r.Attempts = RunRunning, worker, r.Attempts+1
 			t := q.s.Now()
 			r.StartedAt, r.HeartbeatAt = &t, &t
 			claimed = r
@@ -178,18 +202,73 @@ func startable(d *Deployment, r *Run) string {
 	return ""
 }
 
-// Heartbeat records that the worker still works on the run. It returns whether
-// cancellation was requested.
-func (q *Runs) Heartbeat(ctx context.Context, id string) (cancel bool, err error) {
-	err = q.s.db.QueryRowContext(ctx, `UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running' RETURNING cancel_requested`,
-		fmtTime(q.s.Now()), id).Scan(&cancel)
+// Heartbeat renews the lease of the worker on the run. It returns whether
+// cancellation was requested; a run the worker no longer holds (finished, reset,
+// or taken over) is a conflict.
+func (q *Runs) Heartbeat(ctx context.Context, id, worker string) (cancel bool, err error) {
+	err = q.s.db.QueryRowContext(ctx, `UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running' AND worker = ?
+		RETURNING cancel_requested`, fmtTime(q.s.Now()), id, worker).Scan(&cancel)
 	if err == sql.ErrNoRows {
-		return true, Errorf(EConflict, "run %s is no longer running", id)
+		return true, Errorf(EConflict, "run %s is no longer held by %s", id, worker)
 	}
 	if err != nil {
 		return false, fmt.Errorf("heartbeat run %s: %w", id, err)
 	}
+	q.s.changed()
 	return cancel, nil
+}
+
+// Takeover gives a running run to another worker when the worker named on it
+// is gone (its process crashed or was restarted). It succeeds only while the
+// run is still running and still held by from, so two processes never both
+// take it; the attempt is counted and the lease starts fresh.
+func (q *Runs) Takeover(ctx context.Context, id, from, to string) (*Run, error) {
+	res, err := q.s.db.ExecContext(ctx, `UPDATE runs SET worker = ?, heartbeat_at = ?, attempts = attempts + 1
+		WHERE id = ? AND status = 'running' AND worker = ?`, to, fmtTime(q.s.Now()), id, from)
+	if err != nil {
+		return nil, fmt.Errorf("take over run %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, Errorf(EConflict, "run %s is no longer running on %s", id, from)
+	}
+	return q.Get(ctx, id)
+}
+
+// SetProcess records the Terraform process a run's worker starts (PID 0: about
+// to start, its stream file chosen). The stream offset starts again at zero.
+// Only the worker holding the run may.
+func (q *Runs) SetProcess(ctx context.Context, id, worker string, p Process) error {
+	res, err := q.s.db.ExecContext(ctx, `UPDATE runs SET process_pid = ?, process_identity = ?, process_step = ?, process_stream = ?,
+		stream_offset = ? WHERE id = ? AND status = 'running' AND worker = ?`, p.PID, p.Identity, p.Step, p.Stream, p.Offset, id, worker)
+	if err != nil {
+		return fmt.Errorf("record the process of run %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return Errorf(EConflict, "run %s is no longer held by %s", id, worker)
+	}
+	return nil
+}
+
+// AppendStream stores log lines of a run together with how far its process
+// stream has been read, in one transaction: after a crash, reading resumes
+// exactly after the last stored line, never losing or repeating one.
+func (q *Runs) AppendStream(ctx context.Context, id string, offset int64, lines ...*LogLine) error {
+	var deploymentID string
+	err := q.s.tx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, "UPDATE runs SET stream_offset = ? WHERE id = ? RETURNING deployment_id", offset, id).
+			Scan(&deploymentID); err != nil {
+			return notFound(err, "run", id)
+		}
+		return appendLines(ctx, tx, q.s, deploymentID, lines)
+	})
+	if err != nil {
+		return wrapUnlessStoreError(err, "append the stream of run %s", id)
+	}
+	if len(lines) > 0 {
+		q.s.counts.forget(deploymentID) // filtered log totals of this deployment changed
+		logNotify(deploymentID)
+	}
+	return nil
 }
 
 // Result is how a run ended.
@@ -198,26 +277,35 @@ type Result struct {
 	Error  string
 	// Outputs replaces the deployment's outputs when not nil.
 	Outputs json.RawMessage
+	// Worker, when set, is the worker that must still hold the run: a run
+	// taken over by another worker is not finished by the one that lost it.
+	Worker string
 }
 
 // Finish records the end of a running run and moves its deployment to the
 // matching complete or failed status (actions leave the status alone). A
 // successful delete marks the deployment deleted and its infrastructure gone.
-// A run that is no longer running (reset or failed as stalled meanwhile) is a
-// conflict and changes nothing.
+// A run's outcome is recorded exactly once: the update is conditional on the
+// run still running (and held by res.Worker when set), so whatever the order of
+// finish, cancel, timeout, reset and stalled detection, only the first one
+// counts; the others are conflicts that change nothing.
 func (q *Runs) Finish(ctx context.Context, id string, res Result) error {
 	return q.s.tx(ctx, func(tx *sql.Tx) error {
 		r, err := scanRun(tx.QueryRowContext(ctx, "SELECT "+runColumns+" FROM runs WHERE id = ?", id))
 		if err != nil {
 			return notFound(err, "run", id)
 		}
-		if r.Status != RunRunning {
-			return Errorf(EConflict, "run %s is %s, not running", id, r.Status)
-		}
 		now := q.s.Now()
-		if _, err := tx.ExecContext(ctx, "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?",
-			res.Status, res.Error, fmtTime(now), id); err != nil {
+		upd, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'
+			AND (? = '' OR worker = ?)`, res.Status, res.Error, fmtTime(now), id, res.Worker, res.Worker)
+		if err != nil {
 			return fmt.Errorf("finish run %s: %w", id, err)
+		}
+		if n, _ := upd.RowsAffected(); n == 0 {
+			if r.Status != RunRunning {
+				return Errorf(EConflict, "run %s is %s, not running", id, r.Status)
+			}
+			return Errorf(EConflict, "run %s is held by %s, not %s", id, r.Worker, res.Worker)
 		}
 		d, err := getDeployment(ctx, tx, r.DeploymentID)
 		if err != nil {

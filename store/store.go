@@ -26,7 +26,7 @@ var migrations embed.FS
 
 // Store is the service's database, one field per entity.
 type Store struct {
-	db      *sql.DB
+	db      *db
 	now     func() time.Time
 	sealKey []byte
 	counts  *countCache
@@ -67,17 +67,20 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	// Every transaction takes the write lock at BEGIN, so two writers never
 	// deadlock upgrading read locks; readers are not affected under WAL.
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	// Prepared statements are kept per connection: the API's queries are few and
+	// repeated, and preparing one costs as much as running it.
+	q.Set("_stmt_cache_size", "128")
+	sqlDB, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	db.SetMaxOpenConns(8)
-	s := &Store{db: db, now: time.Now, counts: newCountCache()}
+	sqlDB.SetMaxOpenConns(8)
+	s := &Store{db: &db{DB: sqlDB}, now: time.Now, counts: newCountCache()}
 	for _, o := range opts {
 		o(s)
 	}
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
+		sqlDB.Close()
 		return nil, err
 	}
 	s.Users = &Users{s}
@@ -163,6 +166,7 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	s.db.gen.Add(1)
 	return nil
 }
 

@@ -82,6 +82,16 @@ func (r *Users) Get(ctx context.Context, id string) (*User, error) {
 	return r.withKeys(ctx, u)
 }
 
+// Identity returns a user without their ssh keys: what authentication reads on
+// every request.
+func (r *Users) Identity(ctx context.Context, id string) (*User, error) {
+	u, err := scanUser(r.s.db.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
+	if err != nil {
+		return nil, notFound(err, "user", id)
+	}
+	return u, nil
+}
+
 // ByUsername returns the local account with that username.
 func (r *Users) ByUsername(ctx context.Context, username string) (*User, error) {
 	u, err := scanUser(r.s.db.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE username = ?", username))

@@ -352,6 +352,12 @@ func (tr *translator) nodeProp(n *NodeTemplate, name string) (tfv, bool) {
 // sizeArg converts a scalar-unit.size to a whole number of unit (MiB, GiB),
 // rounded up; an input-fed size converts in Terraform from its bytes.
 func (tr *translator) sizeArg(n *NodeTemplate, v tfv, unit string, what string) any {
+	if v.known && tr.textInput(v.expr) {
+		// A string input used as a size ("1 GB", as INDIGO templates declare
+		// memory_size): its variable holds text, not bytes, so the size is
+		// converted now (the root module is rendered again when inputs change).
+		v.expr = ""
+	}
 	if v.expr != "" {
 		div := map[string]int64{"MiB": 1 << 20, "GiB": 1 << 30}[unit]
 		return fmt.Sprintf("${ceil(%s / %d)}", v.expr, div)
@@ -367,6 +373,18 @@ func (tr *translator) sizeArg(n *NodeTemplate, v tfv, unit string, what string) 
 	}
 	tr.errorf(n.Pos, KindValue, "node %q %s: expected a size such as \"4 GB\", got %s", n.Name, what, describe(jsonish(v.val)))
 	return nil
+}
+
+// textInput reports whether expr is the variable of an input that is not a
+// scalar-unit (its value in terraform.tfvars.json is text).
+func (tr *translator) textInput(expr string) bool {
+	for name, v := range tr.inputVars {
+		if expr == "var."+v {
+			in := tr.t.inputs[name]
+			return in != nil && !isScalar(in.Schema.Type)
+		}
+	}
+	return false
 }
 
 func (tr *translator) compute(info *nodeInfo, args map[string]any) {
@@ -722,7 +740,10 @@ func (tr *translator) wirePorts() {
 func (tr *translator) objectStorage(info *nodeInfo, args map[string]any) {
 	n := info.node
 	if v, ok := tr.nodeProp(n, "size"); ok {
-		args["size_gb"] = tr.sizeArg(n, v, "GiB", "size")
+		// The normative default is 0 MB: no size, not a quota of nothing.
+		if size := tr.sizeArg(n, v, "GiB", "size"); size != int64(0) {
+			args["size_gb"] = size
+		}
 	}
 	if v, ok := tr.nodeProp(n, "name"); ok {
 		args["container_name"] = v.render()

@@ -183,17 +183,38 @@ func serveCommand(args []string) int {
 		return exitUsage
 	}
 	log := newLogger(cfg.LogFormat, os.Stderr)
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	// The first SIGTERM (or ^C) starts a graceful shutdown; a second one cuts
+	// the grace short: runs record what they have and the service exits.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(signals)
+	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	if err := serve(ctx, cfg, log, os.Stdout); err != nil {
+	hurry := make(chan struct{})
+	go func() {
+		if _, ok := <-signals; !ok {
+			return
+		}
+		stop()
+		if _, ok := <-signals; ok {
+			log.Warn("second signal: ending the shutdown grace now")
+			close(hurry)
+		}
+	}()
+	if err := serve(ctx, hurry, cfg, log, os.Stdout); err != nil {
 		log.Error("orchestrator stopped", "error", err.Error())
 		return exitFailed
 	}
 	return exitOK
 }
 
-// serve runs the service until ctx ends, then shuts down gracefully.
-func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, console io.Writer) error {
+// serve runs the service until ctx ends, then shuts down gracefully: it stops
+// taking requests and runs, interrupts running Terraform and waits up to the
+// shutdown grace (or until hurry closes) for every run's outcome to be recorded.
+// A shutdown that had to cut runs short is still a clean exit: what each run
+// did is recorded, and what Terraform finishes later is collected at the next
+// start.
+func serve(ctx context.Context, hurry <-chan struct{}, cfg *serveConfig, log *slog.Logger, console io.Writer) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
@@ -273,13 +294,25 @@ func serve(ctx context.Context, cfg *serveConfig, log *slog.Logger, console io.W
 	log.Info("shutting down", "grace", cfg.ShutdownGrace.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
+	go func() {
+		select {
+		case <-hurry:
+			cancel()
+		case <-shutdownCtx.Done():
+		}
+	}()
+	// The engine stops at once (it interrupts Terraform), while the HTTP server
+	// lets the requests under way finish.
+	stopped := make(chan error, 1)
+	go func() { stopped <- engine.Stop(shutdownCtx) }()
 	<-crons.Stop().Done()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		log.Error("http shutdown", "error", err.Error())
 	}
-	if err := engine.Stop(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	if err := <-stopped; err != nil {
+		log.Error("engine shutdown", "error", err.Error())
 	}
+	log.Info("stopped")
 	return nil
 }
 

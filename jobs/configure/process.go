@@ -29,7 +29,9 @@ var killGrace = 3 * time.Second
 // children, ansible workers) gets SIGTERM, then SIGKILL; when cmd returns, any
 // member still alive is killed, so nothing it started outlives it.
 func runGroup(ctx context.Context, cmd *exec.Cmd, stdout, stderr func(string)) error {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own group, so a cancel reaches ssh children too; and it dies with the
+	// service (a crash must not leave a playbook running that no run follows).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	outR, err := cmd.StdoutPipe()
 	if err != nil {
 		return err

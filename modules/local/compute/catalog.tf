@@ -87,10 +87,14 @@ locals {
     type         = var.os.type
     architecture = var.os.architecture
   } : k => lower(v) if v != null && v != "" }
-  image_request   = length(local.os_want) == 0 ? "any os" : join(", ", [for k, v in local.os_want : "${k}=${v}"])
-  matching_images = [for i in local.catalog_images : i if alltrue([for k, v in local.os_want : i[k] == "" || i[k] == v])]
-  explicit_image  = var.image == null ? "" : var.image
-  image           = local.explicit_image != "" ? local.explicit_image : try(local.matching_images[0].name, null)
+  image_request = length(local.os_want) == 0 ? "any os" : join(", ", [for k, v in local.os_want : "${k}=${v}"])
+  # Versions compare without trailing ".0" parts: a template's 18.0 (which YAML
+  # reads as the number 18) is a catalog's "18.0", and "9.0" is "9".
+  matching_images = [for i in local.catalog_images : i if alltrue([for k, v in local.os_want :
+    i[k] == "" || (k == "version" ? replace(i[k], "/(\\.0+)+$/", "") == replace(v, "/(\\.0+)+$/", "") : i[k] == v)
+  ])]
+  explicit_image = var.image == null ? "" : var.image
+  image          = local.explicit_image != "" ? local.explicit_image : try(local.matching_images[0].name, null)
 
   # For error messages: what the catalog offers.
   flavor_catalog_text = join(", ", [for f in local.catalog_flavors : "${f.name} (${f.vcpus} vcpus, ${f.ram_mb} MiB, ${f.disk_gb} GB, ${f.gpus} gpus)"])

@@ -1,11 +1,17 @@
+# Ports on this network may get floating IPs, which Neutron associates only
+# through the router interface and refuses to outlive it: whatever uses the
+# network is created after the interface and destroyed before it.
+
 output "id" {
-  description = "The Neutron network id."
+  description = "The Neutron network id (known once the network is routed to the external one, when it is)."
   value       = openstack_networking_network_v2.network.id
+  depends_on  = [openstack_networking_router_interface_v2.router]
 }
 
 output "subnet_id" {
-  description = "The subnet id."
+  description = "The subnet id (known once the subnet is routed, when it is)."
   value       = openstack_networking_subnet_v2.subnet.id
+  depends_on  = [openstack_networking_router_interface_v2.router]
 }
 
 output "name" {
@@ -16,6 +22,7 @@ output "name" {
 output "cidr" {
   description = "The subnet's address range."
   value       = openstack_networking_subnet_v2.subnet.cidr
+  depends_on  = [openstack_networking_router_interface_v2.router]
 }
 
 output "orc_resource" {
