@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"orchestrator/examples"
 	"orchestrator/jobs/configure"
 	"orchestrator/modules"
 	"orchestrator/store"
@@ -227,11 +228,7 @@ func (e *Engine) steps(ctx context.Context, p *configurePlan, rt *tosca2tf.Runti
 
 // resolve finds an implementation file.
 func (p *configurePlan) resolve(ctx context.Context, e *Engine, ref string) (string, error) {
-	r := e.cfg.Configure.Resolver
-	if r == nil {
-		r = &configure.Resolver{}
-	}
-	return r.File(ctx, ref, "")
+	return e.configureResolver().File(ctx, ref, "")
 }
 
 // simulateConfiguration is the local target's configure phase: nothing to
@@ -599,11 +596,20 @@ func (e *Engine) markNode(ctx context.Context, p *configurePlan, n *tosca2tf.Con
 	}
 }
 
+// configureResolver is the configured resolver, or one that knows the
+// examples' artifacts only (written under DataDir/artifacts once).
 func (e *Engine) configureResolver() *configure.Resolver {
 	if e.cfg.Configure.Resolver != nil {
 		return e.cfg.Configure.Resolver
 	}
-	return &configure.Resolver{}
+	e.defaultResolverOnce.Do(func() {
+		dir := filepath.Join(e.cfg.DataDir, "artifacts")
+		if err := examples.WriteArtifacts(dir); err != nil {
+			e.log.Error("write the examples' artifacts", "error", err.Error())
+		}
+		e.defaultResolver = &configure.Resolver{Dirs: []string{dir}}
+	})
+	return e.defaultResolver
 }
 
 func targetConfig(t *store.Target) map[string]any {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"orchestrator/jobs/configure"
 	"orchestrator/jobs/toolchain"
 	"orchestrator/store"
 	"orchestrator/tosca2tf"
@@ -70,6 +71,9 @@ type Engine struct {
 	stop    context.CancelFunc
 	stopped bool          // under mu: no new job starts
 	quit    chan struct{} // closed by Stop
+	// defaultResolver finds the examples' artifacts when no resolver is configured.
+	defaultResolverOnce sync.Once
+	defaultResolver     *configure.Resolver
 	// locks serializes work on one deployment's workdir (a run, a state view).
 	locks sync.Map // deployment id -> *sync.Mutex
 }
