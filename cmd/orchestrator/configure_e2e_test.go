@@ -17,9 +17,18 @@ import (
 // the software in place, deletes stop it and release the hosts, a failed task
 // is named and retried with reconfigure, and a cancel leaves no process behind.
 func TestConfigure_EndToEndOnAHostPool(t *testing.T) {
+	t.Parallel()
 	pool := testhosts.New(t, testhosts.Spec{Direct: []string{"web1", "web2"}, Bastion: "bastion", Hidden: []string{"inner"}})
 	dataDir := t.TempDir()
-	svc := startService(t, dataDir, "--ssh-wait", "60s", "--workers", "4")
+	corpus, _ := filepath.Abs(filepath.Join("..", "..", "..", "shared", "tosca-corpus"))
+	if d := os.Getenv("ORCHESTRATOR_TOSCA_CORPUS"); d != "" {
+		corpus = d
+	}
+	standIns, _ := filepath.Abs(filepath.Join("testdata", "indigo"))
+	svc := startService(t, dataDir, "--ssh-wait", "60s", "--workers", "4",
+		"--types-map", "https://baltig.infn.it/infn-cloud/tosca-types/raw/v3.4.0/="+filepath.Join(corpus, "_types", "infn-cloud_tosca-types_v3.4.0"),
+		"--artifacts-map", "https://baltig.infn.it/infn-cloud/tosca-types/raw/v3.4.0/artifacts/="+filepath.Join(standIns, "artifacts"),
+		"--artifacts-map", "indigo-dc.="+filepath.Join(standIns, "roles"))
 	admin := svc.login("admin", "admin-secret-pw")
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -283,6 +292,43 @@ func TestConfigure_EndToEndOnAHostPool(t *testing.T) {
 		svc.api("DELETE", "/api/v1/deployments/"+twoHosts, admin, nil, 202)
 		expectStatus(settle(twoHosts), "DELETE_COMPLETE")
 	}
+
+	step("f: INDIGO docker types run the mapped playbooks and roles in order with resolved variables", func() {
+		tmpl, err := os.ReadFile(filepath.Join(standIns, "indigo-docker.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := svc.api("POST", "/api/v1/deployments", admin, map[string]any{"template": string(tmpl), "target": "pool",
+			"inputs": map[string]any{"project": "science-gateway"}}, 202)
+		id := d["id"].(string)
+		expectStatus(settle(id), "CREATE_COMPLETE")
+		web1 := pool.Hosts["web1"]
+		order, err := os.ReadFile(filepath.Join(web1.Srv, "indigo", "order.log"))
+		if err != nil {
+			t.Fatalf("nothing ran on web1: %v\n%s", err, logText(id, ""))
+		}
+		want := "role indigo-dc.docker_run image=nginx\nplaybook dodas/ansible.yaml\nrole indigo-dc.docker\nplaybook docker/compose_start.yml\n"
+		if string(order) != want {
+			t.Fatalf("order:\n%s\nwant:\n%s", order, want)
+		}
+		run, _ := os.ReadFile(filepath.Join(web1.Srv, "indigo", "docker_run.json"))
+		compose, _ := os.ReadFile(filepath.Join(web1.Srv, "indigo", "compose.json"))
+		for _, w := range []string{`"role_name": "indigo-dc.docker_run"`, `"image": "nginx"`, `"tag": "1.25"`, `"ports": ["8080:80"]`, `"appname": "web"`} {
+			if !strings.Contains(string(run), w) {
+				t.Fatalf("docker_run.json lacks %s: %s", w, run)
+			}
+		}
+		for _, w := range []string{`"project_name": "science-gateway"`, `"docker_compose_file_url": "http://` + web1.Addr + `/compose.yml"`, `"environment_variables": []`} {
+			if !strings.Contains(string(compose), w) {
+				t.Fatalf("compose.json lacks %s: %s", w, compose)
+			}
+		}
+		if logs := logText(id, "source=configuration"); !strings.Contains(logs, "indigo-dc.docker was installed successfully") {
+			t.Fatalf("the Galaxy roles were not installed with ansible-galaxy:\n%s", logs)
+		}
+		svc.api("DELETE", "/api/v1/deployments/"+id, admin, nil, 202)
+		expectStatus(settle(id), "DELETE_COMPLETE")
+	})
 	if left := configProcesses(dataDir); len(left) > 0 {
 		t.Fatalf("processes left: %v", left)
 	}
