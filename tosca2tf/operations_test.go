@@ -123,6 +123,11 @@ func TestConfiguration_MergesTypesAndTemplateInDependencyOrder(t *testing.T) {
 	if len(rt.Sensitive) == 0 || rt.Sensitive[0] != "hunter2-long" {
 		t.Fatalf("the password input was not collected as sensitive: %v", rt.Sensitive)
 	}
+	// [SELF, requirement, property]: the requirement's target's property.
+	viaReq := &Call{Func: "get_property", Args: []Expr{&Lit{Value: "SELF"}, &Lit{Value: "host"}, &Lit{Value: "version"}}}
+	if v, err := rt.Eval("app", 0, viaReq); err != nil || v != "24.0" {
+		t.Fatalf("get_property through a requirement: %v %v", v, err)
+	}
 	v, err := rt.Eval("app", 0, tmpl.Node("app").Properties["project"])
 	if err != nil || v != "web-10.0.0.5" {
 		t.Fatalf("concat with an attribute: %v %v", v, err)

@@ -153,6 +153,20 @@ func (rt *Runtime) call(self string, instance int, c *Call) (any, error) {
 			return nil, fmt.Errorf("index %d is out of range (%d tokens)", idx, len(parts))
 		}
 		return parts[idx], nil
+	case "get_artifact":
+		// [entity, artifact]: the artifact's file as the template names it (the
+		// playbook fetches it; nothing is copied to the host beforehand).
+		if len(args) < 2 {
+			return nil, fmt.Errorf("needs an entity and an artifact name")
+		}
+		node, err := rt.entity(self, fmt.Sprint(args[0]))
+		if err != nil {
+			return nil, err
+		}
+		if a, ok := node.Artifacts[fmt.Sprint(args[1])]; ok {
+			return a.File, nil
+		}
+		return nil, fmt.Errorf("node %q has no artifact %q", node.Name, args[1])
 	}
 	return nil, fmt.Errorf("%s is not supported in operation inputs", c.Func)
 }
@@ -206,6 +220,16 @@ func (rt *Runtime) property(n *NodeTemplate, instance int, name string, path []a
 		}
 		return walk(v, path)
 	}
+	// [SELF, requirement, property]: a property of the requirement's target.
+	if len(path) > 0 {
+		for _, r := range n.Requirements {
+			if r.Name == name && r.Node != "" {
+				if target := rt.T.Node(r.Node); target != nil {
+					return rt.property(target, instance, text(path[0]), path[1:])
+				}
+			}
+		}
+	}
 	if c, ok := n.Capabilities[name]; ok && len(path) > 0 {
 		if e, ok := c.Properties[fmt.Sprint(path[0])]; ok {
 			v, err := rt.Eval(n.Name, instance, e)
@@ -215,6 +239,9 @@ func (rt *Runtime) property(n *NodeTemplate, instance int, name string, path []a
 			return walk(v, path[1:])
 		}
 		return nil, nil
+	}
+	if name == "type" && len(path) == 0 { // INDIGO's [SELF, lrms, type]: the node's type
+		return n.Type, nil
 	}
 	return nil, fmt.Errorf("node %q has no property %q", n.Name, name)
 }
@@ -263,6 +290,16 @@ func (rt *Runtime) attribute(n *NodeTemplate, instance int, local bool, name str
 	}
 	if _, ok := n.Properties[name]; ok || rt.T.Types.Properties(NodeType, n.Type)[name] != nil {
 		return rt.property(n, instance, name, path)
+	}
+	// [SELF, requirement, attribute]: an attribute of the requirement's target.
+	if len(path) > 0 {
+		for _, r := range n.Requirements {
+			if r.Name == name && r.Node != "" {
+				if target := rt.T.Node(r.Node); target != nil {
+					return rt.attribute(target, instance, false, text(path[0]), path[1:])
+				}
+			}
+		}
 	}
 	if len(insts) == 0 {
 		return nil, fmt.Errorf("node %q has no instances with attributes yet", n.Name)
