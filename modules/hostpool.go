@@ -206,3 +206,37 @@ func checkPoolHosts(v any) string {
 	}
 	return ""
 }
+
+// checkSSHUser checks an account name ssh will be given.
+func checkSSHUser(v any) string {
+	if s, _ := v.(string); !poolUserRe.MatchString(s) {
+		return "must be an account name (lowercase letters, digits, _, ., -)"
+	}
+	return ""
+}
+
+// checkBastion checks a target's jump host {address, port, user}.
+func checkBastion(v any) string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return "must be an object {address, port, user}"
+	}
+	if s, _ := m["address"].(string); !checkAddress(s) {
+		return "address must be an IP address or a host name"
+	}
+	if s, _ := m["user"].(string); !poolUserRe.MatchString(s) {
+		return "user must be an account name"
+	}
+	for k, val := range m {
+		switch k {
+		case "address", "user":
+		case "port":
+			if n, ok := number(val); !ok || n < 1 || n > 65535 || n != float64(int(n)) {
+				return "port must be a whole number from 1 to 65535"
+			}
+		default:
+			return fmt.Sprintf("unknown field %q (fields: address, port, user)", k)
+		}
+	}
+	return ""
+}

@@ -51,3 +51,14 @@ func TestCheckTargetConfig_Hostpool(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckTargetConfig_OpenStackConfigurationKeys(t *testing.T) {
+	ok := map[string]any{"ssh_user": "ubuntu", "bastion": map[string]any{"address": "192.0.2.1", "user": "jump", "port": 22.0}}
+	if p := CheckTargetConfig("openstack", ok); len(p) != 0 {
+		t.Fatalf("refused: %v", p)
+	}
+	bad := map[string]any{"ssh_user": "root -oProxyCommand=x", "bastion": map[string]any{"address": "x y", "user": "u"}}
+	if p := CheckTargetConfig("openstack", bad); len(p) != 2 {
+		t.Fatalf("want two problems, got %v", p)
+	}
+}

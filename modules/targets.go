@@ -45,6 +45,8 @@ var targetKeys = map[string]map[string]configKey{
 		"default_network":     {checkString, "network name for computes with no Port"},
 		"default_network_id":  {checkString, "network id for computes with no Port"},
 		"availability_zone":   {checkString, "availability zone of servers and volumes"},
+		"ssh_user":            {checkSSHUser, "account software configuration logs in as (default root)"},
+		"bastion":             {checkBastion, "jump host {address, port, user} for servers without a public address"},
 	},
 	// Existing machines reached over SSH (hostpool.go); their private keys are
 	// the target's credentials, never its configuration.
