@@ -164,6 +164,11 @@ func (e *Engine) configurePhase(ctx, bg context.Context, run *store.Run, d *stor
 	if len(p.nodes) == 0 {
 		return nil
 	}
+	if configurationOff(target) {
+		logs.add(store.LevelWarn, store.SourceConfiguration, "", fmt.Sprintf(
+			"software configuration is off for target %s: %d software node(s) are recorded, their operations are not run", target.Name, len(p.nodes)))
+		return nil
+	}
 	if target.Kind == "local" {
 		return e.simulateConfiguration(ctx, bg, p, logs)
 	}
@@ -850,6 +855,9 @@ func (e *Engine) deploymentPublicKey(ctx context.Context, d *store.Deployment) (
 // run: an implementation or Galaxy role that cannot be resolved, or of a kind
 // we cannot run, named with its node, operation and line.
 func (e *Engine) checkConfiguration(ctx context.Context, d *store.Deployment) error {
+	if target, err := e.store.Targets.Get(ctx, d.Target); err == nil && configurationOff(target) {
+		return nil
+	}
 	tmpl, err := tosca2tf.Parse(ctx, tosca2tf.Source{Name: "template.yaml", Content: []byte(d.Template)}, e.cfg.Resolver)
 	if err != nil {
 		return err
@@ -867,4 +875,10 @@ func (e *Engine) checkConfiguration(ctx context.Context, d *store.Deployment) er
 		return errs
 	}
 	return nil
+}
+
+// configurationOff says the target's admin turned software configuration off
+// (servers the service cannot reach): software nodes are only recorded.
+func configurationOff(t *store.Target) bool {
+	return targetConfig(t)["software_configuration"] == "off"
 }

@@ -676,7 +676,7 @@ func (e *Engine) Render(ctx context.Context, d *store.Deployment) (*tosca2tf.Res
 	if err != nil {
 		return nil, nil, err
 	}
-	if target.Kind != "local" { // the service's own key, for the configure phase
+	if target.Kind == "openstack" && !configurationOff(target) { // the service's own key, for the configure phase
 		pub, err := e.deploymentPublicKey(ctx, d)
 		if err != nil {
 			return nil, nil, err

@@ -240,3 +240,16 @@ func checkBastion(v any) string {
 	}
 	return ""
 }
+
+// checkOneOf accepts one of the given strings.
+func checkOneOf(values ...string) func(any) string {
+	return func(v any) string {
+		s, _ := v.(string)
+		for _, x := range values {
+			if s == x {
+				return ""
+			}
+		}
+		return fmt.Sprintf("must be one of %s", strings.Join(values, ", "))
+	}
+}
