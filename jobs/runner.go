@@ -685,8 +685,15 @@ func (e *Engine) Render(ctx context.Context, d *store.Deployment) (*tosca2tf.Res
 			keys = append(keys, pub)
 		}
 	}
+	software := tosca2tf.SoftwareConfigured
+	switch {
+	case configurationOff(target):
+		software = tosca2tf.SoftwareRecorded
+	case target.Kind == "local":
+		software = tosca2tf.SoftwareSimulated
+	}
 	res, err := tosca2tf.Translate(tmpl, tosca2tf.Options{Target: target.Kind, Inputs: inputs, DeploymentID: d.ID,
-		TargetConfig: cfg, SSHPublicKeys: keys, PowerStates: d.PowerStates})
+		TargetConfig: cfg, SSHPublicKeys: keys, PowerStates: d.PowerStates, Software: software})
 	if err != nil {
 		return nil, nil, err
 	}

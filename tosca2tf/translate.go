@@ -36,7 +36,24 @@ type Options struct {
 	SSHPublicKeys []string
 	// PowerStates says which Compute instances are stopped: node -> instance -> started|stopped.
 	PowerStates map[string]map[string]string
+	// Software says what becomes of software nodes' operations, which the
+	// warnings tell the user.
+	Software SoftwareMode
 }
+
+// SoftwareMode says what the service does with software nodes' lifecycle
+// operations after the apply.
+type SoftwareMode string
+
+const (
+	// SoftwareRecorded: only recorded (configuration off for the target, or a
+	// translation outside the service); each software node is warned.
+	SoftwareRecorded SoftwareMode = ""
+	// SoftwareConfigured: the configure phase runs them over SSH; no warning.
+	SoftwareConfigured SoftwareMode = "configured"
+	// SoftwareSimulated: checked, never run (the local target connects nowhere).
+	SoftwareSimulated SoftwareMode = "simulated"
+)
 
 // NodeInfo says how one node template was translated.
 type NodeInfo struct {

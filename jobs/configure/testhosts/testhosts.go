@@ -35,6 +35,12 @@ import (
 // the creating process's pid so leftovers of dead processes can be told apart.
 const prefix = "orct"
 
+// Ranges gives the /24 networks a pool's direct and hidden hosts have their
+// addresses in (10.250.N.0/24 and 10.251.N.0/24).
+func (p *Pool) Ranges() (direct, hidden string) {
+	return fmt.Sprintf("10.250.%d.0/24", p.slot), fmt.Sprintf("10.251.%d.0/24", p.slot)
+}
+
 // Spec says which hosts to create.
 type Spec struct {
 	// Direct hosts are reachable from this machine's own network namespace.
@@ -43,6 +49,10 @@ type Spec struct {
 	Bastion string
 	// Hidden hosts are reachable only through the bastion.
 	Hidden []string
+	// Unkeyed hosts start with no authorized key (the pool's key included):
+	// only what Authorize adds logs in, as on a cloud server whose keys come
+	// from cloud-init.
+	Unkeyed bool
 }
 
 // Host is one test host.
@@ -50,11 +60,16 @@ type Host struct {
 	Name      string
 	Namespace string
 	Addr      string // IPv4 address its sshd listens on (port 22)
+	// Near is the address of the other end of its link: this machine's for a
+	// direct host, the bastion's (its address on the hidden side) for a hidden one.
+	Near string
 	Port      int
 	// Bastion is the name of the host to jump through, "" for direct hosts.
 	Bastion string
 	// Srv is the directory this host sees as /srv.
 	Srv string
+	// AuthorizedKeys is the file of keys its sshd accepts (for every user).
+	AuthorizedKeys string
 
 	sshd *exec.Cmd
 }
@@ -70,6 +85,8 @@ type Pool struct {
 	PublicKey string
 	dir       string
 	netns     []string
+	unkeyed   bool
+	slot      int
 }
 
 // Require fails the test when the tools the hosts need are missing.
@@ -90,7 +107,7 @@ func New(t testing.TB, spec Spec) *Pool {
 	t.Helper()
 	Require(t)
 	CleanLeftovers()
-	p := &Pool{Hosts: map[string]*Host{}, User: "root", dir: t.TempDir()}
+	p := &Pool{Hosts: map[string]*Host{}, User: "root", dir: t.TempDir(), unkeyed: spec.Unkeyed}
 	t.Cleanup(p.Close)
 	if err := p.makeKey(); err != nil {
 		t.Fatalf("testhosts: %v", err)
@@ -116,7 +133,31 @@ func (p *Pool) makeKey() error {
 	}
 	p.PrivateKey = pem.EncodeToMemory(block)
 	p.PublicKey = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sshPub)))
-	return os.WriteFile(filepath.Join(p.dir, "authorized_keys"), []byte(p.PublicKey+"\n"), 0o600)
+	return nil
+}
+
+// Authorize adds public keys (authorized_keys lines) to what a host's sshd
+// accepts.
+func (p *Pool) Authorize(host string, keys ...string) error {
+	h := p.Hosts[host]
+	if h == nil {
+		return fmt.Errorf("no host %s", host)
+	}
+	f, err := os.OpenFile(h.AuthorizedKeys, os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, k := range keys {
+		k = strings.TrimSpace(k)
+		if k == "" || strings.ContainsAny(k, "\n\r") {
+			return fmt.Errorf("not one authorized_keys line: %q", k)
+		}
+		if _, err := fmt.Fprintln(f, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // start creates the namespaces and links under a machine-wide lock (other test
@@ -131,6 +172,7 @@ func (p *Pool) start(spec Spec) error {
 		unlock()
 		return err
 	}
+	p.slot = slot
 	tag := fmt.Sprintf("%s%dx%d", prefix, os.Getpid(), slot)
 	i := 0
 	link := func(name, from, behind string, base string) (*Host, error) {
@@ -138,7 +180,7 @@ func (p *Pool) start(spec Spec) error {
 		h := &Host{Name: name, Namespace: fmt.Sprintf("%s-%s", tag, name), Port: 22, Bastion: behind}
 		near, far := fmt.Sprintf("ot%da%d", slot, i), fmt.Sprintf("ot%db%d", slot, i)
 		nearAddr := fmt.Sprintf("%s.%d", base, 4*i+1)
-		h.Addr = fmt.Sprintf("%s.%d", base, 4*i+2)
+		h.Addr, h.Near = fmt.Sprintf("%s.%d", base, 4*i+2), nearAddr
 		steps := [][]string{{"netns", "add", h.Namespace}}
 		p.netns = append(p.netns, h.Namespace)
 		inFrom := func(args ...string) []string {
@@ -208,6 +250,14 @@ func (p *Pool) startSSHD(h *Host) error {
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil { // sshd's privilege separation directory
 		return err
 	}
+	h.AuthorizedKeys = filepath.Join(dir, "authorized_keys")
+	keys := p.PublicKey + "\n"
+	if p.unkeyed {
+		keys = ""
+	}
+	if err := os.WriteFile(h.AuthorizedKeys, []byte(keys), 0o600); err != nil {
+		return err
+	}
 	hostKey := filepath.Join(dir, "ssh_host_ed25519_key")
 	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", hostKey).CombinedOutput(); err != nil {
 		return fmt.Errorf("ssh-keygen: %v: %s", err, out)
@@ -223,10 +273,11 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 PermitRootLogin prohibit-password
 AllowTcpForwarding yes
+Subsystem sftp internal-sftp
 MaxStartups 100:30:200
 MaxSessions 50
 LogLevel ERROR
-`, h.Addr, h.Port, hostKey, filepath.Join(p.dir, "authorized_keys"))
+`, h.Addr, h.Port, hostKey, h.AuthorizedKeys)
 	cfgPath := filepath.Join(dir, "sshd_config")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err

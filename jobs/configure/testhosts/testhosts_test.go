@@ -56,6 +56,39 @@ func TestPool_HostsAnswerSSHAndHiddenOnlyThroughBastion(t *testing.T) {
 	}
 }
 
+// An unkeyed host lets in only the keys Authorize gave it; Ranges and Near
+// say where the addresses are.
+func TestPool_UnkeyedHostsTakeAuthorizedKeys(t *testing.T) {
+	p := New(t, Spec{Bastion: "bastion", Hidden: []string{"hidden"}, Unkeyed: true})
+	key := filepath.Join(t.TempDir(), "id")
+	if err := os.WriteFile(key, p.PrivateKey, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := p.Hosts["bastion"]
+	ssh := func() error {
+		return exec.Command("ssh", "-i", key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+			"-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR", "root@"+b.Addr, "true").Run()
+	}
+	if ssh() == nil {
+		t.Fatal("an unkeyed host let the pool's key in")
+	}
+	if err := p.Authorize("bastion", p.PublicKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := ssh(); err != nil {
+		t.Fatalf("the authorized key was refused: %v", err)
+	}
+	if err := p.Authorize("bastion", "two\nlines"); err == nil {
+		t.Fatal("a key with a newline was written")
+	}
+	direct, hidden := p.Ranges()
+	in := func(addr, cidr string) bool { return strings.HasPrefix(addr, strings.TrimSuffix(cidr, "0/24")) }
+	h := p.Hosts["hidden"]
+	if !in(b.Addr, direct) || !in(h.Addr, hidden) || !in(h.Near, hidden) || h.Near == h.Addr {
+		t.Fatalf("ranges %s %s, bastion %s, hidden %s (near %s)", direct, hidden, b.Addr, h.Addr, h.Near)
+	}
+}
+
 // A namespace left by a process that died is removed by the next New.
 func TestCleanLeftovers_RemovesNamespacesOfDeadProcesses(t *testing.T) {
 	Require(t)
