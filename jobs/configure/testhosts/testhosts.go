@@ -63,7 +63,7 @@ type Host struct {
 	// Near is the address of the other end of its link: this machine's for a
 	// direct host, the bastion's (its address on the hidden side) for a hidden one.
 	Near string
-	Port      int
+	Port int
 	// Bastion is the name of the host to jump through, "" for direct hosts.
 	Bastion string
 	// Srv is the directory this host sees as /srv.
