@@ -114,7 +114,6 @@ type backing struct {
 	mu   sync.Mutex
 	// booted maps a server id to the host backing it.
 	booted map[string]string
-	errs   []error
 }
 
 func newBacking(t *testing.T) *backing {
@@ -208,8 +207,12 @@ func TestSoftwareConfiguredOnServersBackedByRealHosts(t *testing.T) {
 	if fs.FloatingIPs[0] != front.Addr || fs.FixedIPs[0] != back.Near || bs.FixedIPs[0] != back.Addr {
 		t.Fatalf("addresses: front %+v, back %+v", fs, bs)
 	}
-	if b.booted[fs.ID] != "front" || b.booted[bs.ID] != "back" {
-		t.Fatalf("boots: %v", b.booted)
+	b.mu.Lock()
+	booted := fmt.Sprint(b.booted)
+	ok := b.booted[fs.ID] == "front" && b.booted[bs.ID] == "back"
+	b.mu.Unlock()
+	if !ok {
+		t.Fatalf("boots: %s", booted)
 	}
 	page, err := b.pool.HTTPGet("front", 8090, "/")
 	if err != nil || !strings.Contains(page, "hello through the floating IP") || !strings.Contains(page, "served by "+front.Addr+" on port 8090") {
