@@ -26,7 +26,7 @@ func (s *Server) reconfigure(c *fiber.Ctx, d *store.Deployment, r *store.Resourc
 		if next, err = s.updated(c, d, updateRequest{Inputs: req.Inputs}); err != nil {
 			return err
 		}
-		if _, err := s.translateFor(c.UserContext(), next); err != nil {
+		if _, err := s.translateFor(c.UserContext(), next, false); err != nil { // reconfigure changes inputs only: strictness was the submission's
 			return err
 		}
 	}
