@@ -39,7 +39,7 @@ PROVIDERS   := $(P_LOCAL) $(P_RANDOM) $(P_TLS) $(P_OPENSTACK)
 export CHECKPOINT_DISABLE := 1
 export TF_CLI_CONFIG_FILE := $(TFRC)
 
-.PHONY: all build tools chromium run test test-future test-ui test-e2e fuzz bench clean distclean
+.PHONY: all build tools prerequisites chromium run test test-future test-ui test-e2e fuzz bench clean distclean
 
 all: build
 
@@ -102,12 +102,22 @@ $(TOOLS)/terraform-path: $(BIN)/orchestrator
 	  fi; \
 	  mv $@.tmp $@; echo ">> terraform: $$(cat $@)"
 
-# The dashboard's browser tests drive Debian's Chromium headless; install it when
-# missing (CI starts without it). Without it those tests fail, they never skip.
-chromium:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
-	  echo ">> installing chromium for the dashboard's browser tests (apt-get)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+# What the tests need from Debian, installed when missing (CI starts without
+# them): Chromium for the dashboard's browser tests; openssh-server, ansible-core
+# and curl for software configuration (test hosts are network namespaces running
+# their own sshd). Without them those tests fail, they never skip.
+PREREQ_CMDS := chromium:chromium /usr/sbin/sshd:openssh-server ansible-playbook:ansible-core curl:curl ssh:openssh-client ip:iproute2
+prerequisites:
+	@set -e; missing=""; \
+	  for pair in $(PREREQ_CMDS); do cmd=$${pair%%:*}; pkg=$${pair#*:}; \
+	    if [ "$$cmd" = chromium ]; then command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	    else command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; fi; done; \
+	  if [ -n "$$missing" ]; then \
+	    echo ">> installing$$missing (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
+
+# The former name of prerequisites.
+chromium: prerequisites
 
 run: build tools
 	@mkdir -p $(DATA_DIR)
@@ -115,25 +125,25 @@ run: build tools
 	  --terraform-path "$$(cat $(TOOLS)/terraform-path)" --providers-dir $(MIRROR)
 
 # All tests that fit the budget (< 15 min on 2 cores), plus a bounded fuzz run.
-test: build tools chromium
+test: build tools prerequisites
 	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -count=1 -timeout 25m ./...
 	$(MAKE) fuzz
 
 # The same tests with every test clock ten years ahead: no test may depend on
 # the calendar date.
-test-future: build tools chromium
+test-future: build tools prerequisites
 	ORCHESTRATOR_TEST_EPOCH=2036-11-23T09:00:00Z ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -count=1 -timeout 25m ./...
 
 # Only the dashboard's browser tests (also part of `make test`); screenshots of
 # every page land in bench/results/screenshots/.
-test-ui: build tools chromium
+test-ui: build tools prerequisites
 	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -count=1 -timeout 10m -v -run '^TestDashboard' ./server/ui/
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 0s ./tosca2tf/
 
 # The slow suite: every test (end-to-end ones included) under the race detector.
-test-e2e: build tools chromium
+test-e2e: build tools prerequisites
 	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -race -count=1 -timeout 40m ./...
 
 # Benchmarks: the Go ones, then the API at scale (needs wrk; installed when missing).

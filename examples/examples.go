@@ -5,12 +5,38 @@ package examples
 import (
 	"embed"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 )
 
 //go:embed */template.yaml */README.md
 var files embed.FS
+
+// artifacts are the playbooks and scripts the examples' operations run.
+//
+//go:embed */artifacts
+var artifacts embed.FS
+
+// WriteArtifacts writes every example's artifacts under dir as
+// examples/<name>/artifacts/..., the relative paths the example templates use.
+func WriteArtifacts(dir string) error {
+	return fs.WalkDir(artifacts, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(dir, "examples", filepath.FromSlash(p))
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		data, err := artifacts.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, data, 0o644)
+	})
+}
 
 // Example is one example template.
 type Example struct {

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"orchestrator/jobs/configure"
 	"orchestrator/jobs/toolchain"
 	"orchestrator/store"
 	"orchestrator/tosca2tf"
@@ -38,6 +39,8 @@ type Config struct {
 	Resolver *tosca2tf.Resolver
 	// Name identifies this process in runs' worker field.
 	Name string
+	// Configure tunes software configuration (configure_phase.go).
+	Configure ConfigureOptions
 }
 
 // Metrics receives the engine's measurements (the server exports them).
@@ -68,6 +71,9 @@ type Engine struct {
 	stop    context.CancelFunc
 	stopped bool          // under mu: no new job starts
 	quit    chan struct{} // closed by Stop
+	// defaultResolver finds the examples' artifacts when no resolver is configured.
+	defaultResolverOnce sync.Once
+	defaultResolver     *configure.Resolver
 	// locks serializes work on one deployment's workdir (a run, a state view).
 	locks sync.Map // deployment id -> *sync.Mutex
 }

@@ -239,11 +239,12 @@ func (e *Engine) perform(j *job) store.Result {
 		}
 		sr = e.step(j, w, "apply", false, args...)
 	case store.RunDelete:
+		e.unconfigureBeforeDestroy(j, d, res)
 		sr = e.step(j, w, "destroy", false, "destroy", "-json", "-input=false", "-auto-approve", "-lock-timeout=30s")
 	default:
 		sr.err = fmt.Errorf("unknown run kind %q", run.Kind)
 	}
-	return e.conclude(j, d, res, prev, sr)
+	return e.afterApply(j, d, res, e.conclude(j, d, res, prev, sr))
 }
 
 func applyArgs() []string {
@@ -264,6 +265,9 @@ func (e *Engine) prepare(j *job, d *store.Deployment) (*tosca2tf.Result, *workdi
 	res, env, err := e.Render(ctx, d)
 	if err != nil {
 		return nil, nil, fmt.Errorf("translate the template: %w", err)
+	}
+	if err := e.allocateHosts(ctx, d, res, j.run.Kind); err != nil {
+		return nil, nil, err
 	}
 	for _, w := range res.Warnings {
 		j.logs.add(store.LevelWarn, store.SourceTranslator, "", w.Error())
@@ -456,6 +460,9 @@ func (e *Engine) conclude(j *job, d *store.Deployment, res *tosca2tf.Result, pre
 	if err != nil {
 		j.logs.add(store.LevelWarn, store.SourceOrchestrator, "", "read resources from the state: "+err.Error())
 	}
+	if err := e.store.Configured.Restore(ctx, d.ID); err != nil {
+		j.logs.add(store.LevelWarn, store.SourceOrchestrator, "", "show the software configuration state: "+err.Error())
+	}
 	result := e.outcome(j, sr, outputs)
 	// A run that failed by itself (not stopped) may have a reason only the
 	// cloud knows: a server in ERROR carries its fault message there.
@@ -523,6 +530,9 @@ func failureReason(err error, logs *logWriter) string {
 // start: neither target has a native reboot through Terraform. A refresh-only
 // apply then recomputes the root outputs a targeted apply leaves stale.
 func (e *Engine) action(j *job, d *store.Deployment) store.Result {
+	if j.run.Params.Action == ActionReconfigure {
+		return e.reconfigure(j, d)
+	}
 	return e.actionFrom(j, d, 0)
 }
 
@@ -666,9 +676,28 @@ func (e *Engine) Render(ctx context.Context, d *store.Deployment) (*tosca2tf.Res
 	if err != nil {
 		return nil, nil, err
 	}
+	if target.Kind == "openstack" && !configurationOff(target) { // the service's own key, for the configure phase
+		pub, err := e.deploymentPublicKey(ctx, d)
+		if err != nil {
+			return nil, nil, err
+		}
+		if pub != "" {
+			keys = append(keys, pub)
+		}
+	}
+	software := tosca2tf.SoftwareConfigured
+	switch {
+	case configurationOff(target):
+		software = tosca2tf.SoftwareRecorded
+	case target.Kind == "local":
+		software = tosca2tf.SoftwareSimulated
+	}
 	res, err := tosca2tf.Translate(tmpl, tosca2tf.Options{Target: target.Kind, Inputs: inputs, DeploymentID: d.ID,
-		TargetConfig: cfg, SSHPublicKeys: keys, PowerStates: d.PowerStates})
+		TargetConfig: cfg, SSHPublicKeys: keys, PowerStates: d.PowerStates, Software: software})
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := e.placeHosts(ctx, d, target, res, true); err != nil {
 		return nil, nil, err
 	}
 	env := map[string]string{}

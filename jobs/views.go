@@ -236,5 +236,11 @@ func planError(out []byte, err error) string {
 // credentials (the server validates submissions with it).
 func (e *Engine) Translate(ctx context.Context, d *store.Deployment) (*tosca2tf.Result, error) {
 	res, _, err := e.Render(ctx, d)
-	return res, err
+	if err != nil {
+		return nil, err
+	}
+	if err := e.checkConfiguration(ctx, d); err != nil {
+		return nil, err
+	}
+	return res, nil
 }

@@ -22,6 +22,7 @@ import (
 //
 //go:embed local/compute local/block_storage local/volume_attachment local/network local/port local/object_storage local/software
 //go:embed openstack/compute openstack/block_storage openstack/volume_attachment openstack/network openstack/port openstack/object_storage openstack/software
+//go:embed hostpool/compute hostpool/software
 var FS embed.FS
 
 // Kind is what a module deploys; one TOSCA normative type maps to one kind.
@@ -60,7 +61,16 @@ var providers = map[string]map[string]Requirement{
 	"openstack": {
 		"openstack": {Source: "terraform-provider-openstack/openstack", Version: "~> 3.4"},
 	},
+	// Existing machines reached over SSH: the modules only record allocations.
+	"hostpool": {},
 }
+
+// partial targets have modules for some kinds only (a host pool has servers and
+// nothing else); the translator refuses the other kinds, naming the node.
+var partial = map[string]bool{"hostpool": true}
+
+// Partial reports whether target has modules for some kinds only.
+func Partial(target string) bool { return partial[target] }
 
 // Targets lists the target kinds that have modules, sorted.
 func Targets() []string {

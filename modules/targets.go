@@ -38,13 +38,22 @@ var targetKeys = map[string]map[string]configKey{
 		"availability_zone":    {checkString, "recorded only"},
 	},
 	"openstack": {
-		"flavors":             {checkFlavors, "the flavor catalog"},
-		"images":              {checkImages, "the image catalog"},
-		"external_network":    {checkString, "floating IP pool / router gateway network name"},
-		"external_network_id": {checkString, "router gateway network id"},
-		"default_network":     {checkString, "network name for computes with no Port"},
-		"default_network_id":  {checkString, "network id for computes with no Port"},
-		"availability_zone":   {checkString, "availability zone of servers and volumes"},
+		"flavors":                {checkFlavors, "the flavor catalog"},
+		"images":                 {checkImages, "the image catalog"},
+		"external_network":       {checkString, "floating IP pool / router gateway network name"},
+		"external_network_id":    {checkString, "router gateway network id"},
+		"default_network":        {checkString, "network name for computes with no Port"},
+		"default_network_id":     {checkString, "network id for computes with no Port"},
+		"availability_zone":      {checkString, "availability zone of servers and volumes"},
+		"ssh_user":               {checkSSHUser, "account software configuration logs in as (default root)"},
+		"bastion":                {checkBastion, "jump host {address, port, user} for servers without a public address"},
+		"software_configuration": {checkOneOf("ssh", "off"), "ssh (default): run software nodes' operations over SSH; off: record them only (servers the service cannot reach)"},
+	},
+	// Existing machines reached over SSH (hostpool.go); their private keys are
+	// the target's credentials, never its configuration.
+	"hostpool": {
+		"hosts":            {checkPoolHosts, "the machines of the pool: name, address, port, user, public, labels, cpus, memory_mb, disk_gb, os, bastion"},
+		"ssh_wait_seconds": {checkNumber(1, 3600, true), "how long configuration waits for a host's SSH, 1 to 3600 seconds"},
 	},
 }
 

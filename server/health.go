@@ -33,6 +33,11 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	} else {
 		checks["terraform"] = "ok"
 	}
+	// Software configuration is optional: without Ansible, deployments with
+	// playbooks fail at once saying so, but the service is ready.
+	if cc, ok := s.toolchain.(interface{ Configuration() string }); ok {
+		checks["configuration"] = cc.Configuration()
+	}
 	if !ready {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "checks": checks})
 	}

@@ -66,6 +66,9 @@ func (s *Server) getResource(c *fiber.Ctx) error {
 
 type actionRequest struct {
 	Action *string `json:"action"`
+	// Inputs, with reconfigure only: values merged over the deployment's
+	// (null resets one to its default) before the operations run again.
+	Inputs map[string]any `json:"inputs"`
 }
 
 // resourceAction starts, stops or reboots a Compute instance (202 with the run).
@@ -78,7 +81,17 @@ func (s *Server) resourceAction(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	run, err := s.act(c.UserContext(), principalOf(c), d, r, "action", deref(req.Action))
+	action := deref(req.Action)
+	if action == store.ActionReconfigure {
+		return s.reconfigure(c, d, r, req)
+	}
+	if action != "start" && action != "stop" && action != "reboot" {
+		return invalid("action", "action must be start, stop, reboot or reconfigure")
+	}
+	if req.Inputs != nil {
+		return invalid("inputs", "only reconfigure takes inputs")
+	}
+	run, err := s.act(c.UserContext(), principalOf(c), d, r, "action", action)
 	if err != nil {
 		return err
 	}
@@ -90,6 +103,9 @@ func (s *Server) resourceAction(c *fiber.Ctx) error {
 func (s *Server) act(ctx context.Context, p *Principal, d *store.Deployment, r *store.Resource, field, action string) (*store.Run, error) {
 	if action != "start" && action != "stop" && action != "reboot" {
 		return nil, invalid(field, "%s must be start, stop or reboot", field)
+	}
+	if err := s.refusePoolPower(ctx, d, r, field); err != nil {
+		return nil, err
 	}
 	if r.Kind != "compute" {
 		return nil, invalid(field, "%s is a %s: only compute resources can be started, stopped or rebooted", r.Node, r.Kind)

@@ -98,13 +98,13 @@ func (s *Server) createTarget(c *fiber.Ctx) error {
 	if req.Name == nil || !validTargetName.MatchString(*req.Name) {
 		return invalid("name", "name must be 1 to 63 lower-case letters, digits, '_' or '-'")
 	}
-	if req.Kind == nil || (*req.Kind != "local" && *req.Kind != "openstack") {
-		return invalid("kind", "kind must be local or openstack")
+	if req.Kind == nil || (*req.Kind != "local" && *req.Kind != "openstack" && *req.Kind != "hostpool") {
+		return invalid("kind", "kind must be local, openstack or hostpool")
 	}
 	if err := checkText("description", deref(req.Description), 1000); err != nil {
 		return err
 	}
-	if err := checkCredentials(req.Credentials); err != nil {
+	if err := checkKindCredentials(*req.Kind, req.Credentials); err != nil {
 		return err
 	}
 	if err := checkTargetConfig(*req.Kind, orEmpty(req.Config)); err != nil {
@@ -142,8 +142,14 @@ func (s *Server) patchTarget(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if err := checkCredentials(req.Credentials); err != nil {
-		return err
+	if req.Credentials != nil {
+		cur, err := s.store.Targets.Get(c.UserContext(), c.Params("name"))
+		if err != nil {
+			return err
+		}
+		if err := checkKindCredentials(cur.Kind, req.Credentials); err != nil {
+			return err
+		}
 	}
 	if req.Config != nil {
 		cur, err := s.store.Targets.Get(c.UserContext(), c.Params("name"))

@@ -39,9 +39,10 @@ type checkedTemplateJSON struct {
 
 // templateWarnings are a catalog template's warnings: the translation's for the
 // local target with the default inputs, or the parser's alone when the template
-// needs inputs to translate.
+// needs inputs to translate. A catalog template is for every target, and real
+// targets configure its software: no warning says otherwise.
 func templateWarnings(t *tosca2tf.Template) []WarningJSON {
-	if res, err := tosca2tf.Translate(t, tosca2tf.Options{Target: "local"}); err == nil {
+	if res, err := tosca2tf.Translate(t, tosca2tf.Options{Target: "local", Software: tosca2tf.SoftwareConfigured}); err == nil {
 		return warningsJSON(res.Warnings)
 	}
 	return warningsJSON(t.Warnings)

@@ -401,7 +401,7 @@ func (r *Deployments) Enqueue(ctx context.Context, id string, req Request) (*Run
 		}
 		if active == 0 {
 			if req.Kind == RunAction {
-				if !d.Status.Settled() {
+				if !actionAllowed(d, req.Params) {
 					return statusConflict(d.Status, "actions need a deployment in CREATE_COMPLETE, UPDATE_COMPLETE or UPDATE_FAILED, not %s", d.Status)
 				}
 			} else if err := Transition(d.Status, req.Kind.inProgress()); err != nil {

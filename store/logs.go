@@ -33,12 +33,15 @@ const (
 	SourceTerraform    = "terraform"
 	SourceOrchestrator = "orchestrator"
 	SourceTranslator   = "tosca2tf"
+	// SourceConfiguration is software configuration: Ansible task results and
+	// script output, with the software node as the resource.
+	SourceConfiguration = "configuration"
 )
 
 // LogLevels and LogSources list the valid values, for validating filters.
 var (
 	LogLevels  = []string{LevelDebug, LevelInfo, LevelWarn, LevelError}
-	LogSources = []string{SourceTerraform, SourceOrchestrator, SourceTranslator}
+	LogSources = []string{SourceTerraform, SourceOrchestrator, SourceTranslator, SourceConfiguration}
 )
 
 // Logs stores log lines and wakes followers when lines arrive.

@@ -187,7 +187,7 @@ func (q *Runs) Claim(ctx context.Context, worker string) (*Run, error) {
 // startable says why a queued run cannot start on the deployment as it is now, or "".
 func startable(d *Deployment, r *Run) string {
 	if r.Kind == RunAction {
-		if !d.Status.Settled() {
+		if !actionAllowed(d, r.Params) {
 			return fmt.Sprintf("action refused: deployment is %s", d.Status)
 		}
 		return ""
@@ -315,6 +315,13 @@ func (q *Runs) Finish(ctx context.Context, id string, res Result) error {
 			if _, err := tx.ExecContext(ctx, "UPDATE deployments SET outputs = ? WHERE id = ?", string(res.Outputs), d.ID); err != nil {
 				return err
 			}
+		}
+		if next, reason, ok := reconfigured(d, r, res); ok {
+			if next == d.Status { // a failed reconfigure: the reason changes
+				_, err := tx.ExecContext(ctx, "UPDATE deployments SET status_reason = ? WHERE id = ?", reason, d.ID)
+				return err
+			}
+			return setStatus(ctx, tx, q.s, d, next, reason)
 		}
 		if r.Kind == RunAction || !d.Status.InProgress() {
 			return nil

@@ -25,10 +25,12 @@ var Statuses = []Status{CreateInProgress, CreateComplete, CreateFailed, UpdateIn
 var legal = map[Status][]Status{
 	CreateInProgress: {CreateComplete, CreateFailed},
 	CreateComplete:   {UpdateInProgress, DeleteInProgress},
-	CreateFailed:     {DeleteInProgress},
+	// A failed create or update whose software configuration a reconfigure
+	// action completed is complete (runs.go, reconfigured).
+	CreateFailed:     {DeleteInProgress, CreateComplete},
 	UpdateInProgress: {UpdateComplete, UpdateFailed},
 	UpdateComplete:   {UpdateInProgress, DeleteInProgress},
-	UpdateFailed:     {UpdateInProgress, DeleteInProgress},
+	UpdateFailed:     {UpdateInProgress, DeleteInProgress, UpdateComplete},
 	DeleteInProgress: {DeleteComplete, DeleteFailed},
 	DeleteFailed:     {DeleteInProgress},
 	Unknown:          {UpdateInProgress, DeleteInProgress},

@@ -44,6 +44,11 @@ type Store struct {
 	Logins      *Logins
 	Callbacks   *Callbacks
 	Jobs        *Jobs
+	// Allocations and DeploymentSSH serve software configuration (hostpool
+	// hosts, the service's key pair per deployment).
+	Allocations   *Allocations
+	DeploymentSSH *DeploymentSSH
+	Configured    *Configured
 }
 
 // Option changes how Open sets up a Store.
@@ -92,6 +97,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.Logins = &Logins{s}
 	s.Callbacks = &Callbacks{s}
 	s.Jobs = &Jobs{s}
+	s.Allocations = &Allocations{s}
+	s.DeploymentSSH = &DeploymentSSH{s}
+	s.Configured = &Configured{s}
 	return s, nil
 }
 

@@ -12,7 +12,7 @@ import (
 // back only by the engine (Targets.Credentials), and never returned by the API.
 type Target struct {
 	Name        string
-	Kind        string // "local" or "openstack"
+	Kind        string // "local", "openstack" or "hostpool"
 	Description string
 	Config      json.RawMessage
 	// HasCredentials says whether credentials are stored (their values never leave the store but to Terraform).
@@ -106,6 +106,16 @@ func (r *Targets) Update(ctx context.Context, name string, up TargetUpdate) (*Ta
 		}
 		if up.Config != nil {
 			t.Config = up.Config
+			if t.Kind == "hostpool" {
+				gone, err := allocatedHostsRemoved(ctx, tx, name, t.Config)
+				if err != nil {
+					return err
+				}
+				if len(gone) > 0 {
+					return Errorf(EConflict, "pool hosts %v of target %q are allocated to deployments: delete those deployments before removing the hosts", gone, name).
+						WithDetails(Detail{Field: "config.hosts", Message: "allocated hosts removed"})
+				}
+			}
 		}
 		if up.Credentials != nil {
 			if t.sealed, err = r.s.seal(up.Credentials); err != nil {

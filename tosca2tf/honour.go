@@ -47,7 +47,7 @@ func (tr *translator) unhonoured() {
 			}
 		}
 		if len(n.Interfaces) > 0 {
-			tr.warnf(n, n.keyPos("interfaces"), KindUnsupported, "node %q: interface operations (%s) are not run: orchestrator runs no configuration tool", n.Name, joinAny(interfaceNames(n.Interfaces)))
+			tr.warnf(n, n.keyPos("interfaces"), KindUnsupported, "node %q: interface operations (%s) are not run: only the lifecycle operations of software hosted on a Compute are", n.Name, joinAny(interfaceNames(n.Interfaces)))
 		}
 		if len(n.Artifacts) > 0 {
 			tr.warnf(n, n.keyPos("artifacts"), KindUnsupported, "node %q: artifacts (%s) are not deployed %s", n.Name, strings.Join(names(n.Artifacts), ", "), what)

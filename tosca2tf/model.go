@@ -53,6 +53,8 @@ type NodeTemplate struct {
 	KeyPos map[string]Pos
 	// Host is the node this one is hosted on (its host requirement), or "".
 	Host string
+	// ops holds the template's interfaces as written (operations.go).
+	ops typeOps
 }
 
 // keyPos is where a key of the node template is written, or the node's position.

@@ -335,6 +335,10 @@ func (p *parser) readType(kind TypeKind, name string, n *yaml.Node, file string)
 			t.EntrySchema = p.readSchema(e.Value, file)
 		case "valid_target_types":
 			t.ValidTargetTypes = stringList(e.Value)
+		case "interfaces":
+			t.ops.interfaces, t.ops.file = e.Value, file
+		case "artifacts":
+			t.ops.artifacts, t.ops.file = e.Value, file
 		}
 	}
 	return t
@@ -708,6 +712,7 @@ func (p *parser) readNodes(t *Template, n *yaml.Node, file string) {
 			case "artifacts":
 				p.readArtifacts(node, f.Value, file)
 			case "interfaces":
+				node.ops.interfaces, node.ops.file = f.Value, file
 				if v, err := plain(f.Value); err == nil {
 					if m, ok := v.(map[string]any); ok {
 						node.Interfaces = m
@@ -872,7 +877,7 @@ func (p *parser) readRequirementAssignments(node *NodeTemplate, n *yaml.Node, fi
 					case "properties":
 						r.RelProperties = p.readAssignments(x.Value, file)
 					case "interfaces":
-						p.d.nodeWarnf(node.Name, posOf(file, x.KeyN), KindUnsupported, "node %q requirement %q: relationship interface operations are not run: orchestrator runs no configuration tool", node.Name, r.Name)
+						p.d.nodeWarnf(node.Name, posOf(file, x.KeyN), KindUnsupported, "node %q requirement %q: relationship interface operations are not run: only the lifecycle operations of software hosted on a Compute are", node.Name, r.Name)
 					}
 				}
 			case "node_filter":
@@ -926,7 +931,7 @@ func (p *parser) readRelationshipTemplates(t *Template, n *yaml.Node, file strin
 			case "properties":
 				r.Properties = p.readAssignments(f.Value, file)
 			case "interfaces":
-				p.d.warnf(posOf(file, f.KeyN), KindUnsupported, "relationship template %q: interface operations are not run: orchestrator runs no configuration tool", r.Name)
+				p.d.warnf(posOf(file, f.KeyN), KindUnsupported, "relationship template %q: interface operations are not run: only the lifecycle operations of software hosted on a Compute are", r.Name)
 			}
 		}
 		if p.reg.Lookup(RelationshipType, r.Type) == nil {

@@ -88,8 +88,15 @@ func (tr *translator) softwarePayload(info *nodeInfo) []any {
 			"name": escapeTemplate(s.Name), "type": s.Type, "types": types, "properties": props,
 			"artifacts": artifacts, "requirements": reqs, "interfaces": escapeLiterals(ops),
 		})
-		tr.warnf(s, s.Pos, KindUnsupported, "node %q (%s) is recorded as configuration of %q, not configured: orchestrator runs no configuration tool (its interfaces and artifacts are not run)",
-			s.Name, s.Type, info.node.Name)
+		switch tr.opts.Software {
+		case SoftwareConfigured:
+		case SoftwareSimulated:
+			tr.warnf(s, s.Pos, KindUnsupported, "node %q (%s) is recorded as configuration of %q and simulated: the %s target connects nowhere (its operations are checked, not run)",
+				s.Name, s.Type, info.node.Name, tr.opts.Target)
+		default:
+			tr.warnf(s, s.Pos, KindUnsupported, "node %q (%s) is recorded as configuration of %q, not configured: its operations are not run here (software configuration is off for this translation)",
+				s.Name, s.Type, info.node.Name)
+		}
 	}
 	return out
 }

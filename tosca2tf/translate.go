@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"orchestrator/modules"
@@ -35,7 +36,24 @@ type Options struct {
 	SSHPublicKeys []string
 	// PowerStates says which Compute instances are stopped: node -> instance -> started|stopped.
 	PowerStates map[string]map[string]string
+	// Software says what becomes of software nodes' operations, which the
+	// warnings tell the user.
+	Software SoftwareMode
 }
+
+// SoftwareMode says what the service does with software nodes' lifecycle
+// operations after the apply.
+type SoftwareMode string
+
+const (
+	// SoftwareRecorded: only recorded (configuration off for the target, or a
+	// translation outside the service); each software node is warned.
+	SoftwareRecorded SoftwareMode = ""
+	// SoftwareConfigured: the configure phase runs them over SSH; no warning.
+	SoftwareConfigured SoftwareMode = "configured"
+	// SoftwareSimulated: checked, never run (the local target connects nowhere).
+	SoftwareSimulated SoftwareMode = "simulated"
+)
 
 // NodeInfo says how one node template was translated.
 type NodeInfo struct {
@@ -73,8 +91,8 @@ type Result struct {
 // Translate turns a parsed template into a Terraform JSON root module made of our
 // modules for the target, plus its variable values. Inputs are checked first.
 func Translate(t *Template, opts Options) (*Result, error) {
-	if opts.Target != "local" && opts.Target != "openstack" {
-		return nil, Errors{{Kind: KindUnsupported, Message: fmt.Sprintf("unknown target kind %q (local or openstack)", opts.Target)}}
+	if !slices.Contains(modules.Targets(), opts.Target) {
+		return nil, Errors{{Kind: KindUnsupported, Message: fmt.Sprintf("unknown target kind %q (%s)", opts.Target, strings.Join(modules.Targets(), ", "))}}
 	}
 	inputs, err := CheckInputs(t, opts.Inputs)
 	if err != nil {

@@ -86,6 +86,9 @@ type TypeDef struct {
 	ValidTargetTypes []string
 	Pos              Pos
 	builtin          bool
+	// ops holds the type's interfaces and artifacts as written, read when the
+	// configuration plan is made (operations.go).
+	ops typeOps
 }
 
 // Registry holds every type a template can use: the normative ones and those it

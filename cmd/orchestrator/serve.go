@@ -58,11 +58,17 @@ type serveConfig struct {
 	ShutdownGrace  time.Duration
 	TypesMap       []string
 	AllowFetch     []string
-	FetchCacheDir  string
-	FetchMaxAge    time.Duration
-	Schedules      jobs.Schedules
-	KillGrace      time.Duration
-	RunTimeout     time.Duration
+	// Software configuration: where playbooks, scripts and roles come from.
+	ArtifactsMap        []string
+	ArtifactsDirs       []string
+	ArtifactsAllowFetch []string
+	ConfigureParallel   int
+	SSHWait             time.Duration
+	FetchCacheDir       string
+	FetchMaxAge         time.Duration
+	Schedules           jobs.Schedules
+	KillGrace           time.Duration
+	RunTimeout          time.Duration
 	// ClockOffset shifts the service's one clock (store, engine, server, cron
 	// jobs): tests use it to live at another date; operators leave it at zero.
 	ClockOffset time.Duration
@@ -107,6 +113,11 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "how long SIGTERM waits for requests and runs")
 	typesMap := fs.List("types-map", "serve URL imports under URLPREFIX from a local type library: URLPREFIX=DIR")
 	allowFetch := fs.List("allow-fetch", "allow fetching URL imports under this prefix over HTTP (off unless set)")
+	artifactsMap := fs.List("artifacts-map", "serve playbooks, scripts and Galaxy roles under PREFIX (a URL prefix or a role name prefix such as indigo-dc.) from a local directory: PREFIX=DIR")
+	artifactsDirs := fs.List("artifacts-dir", "directory where implementations written as relative paths are looked up (repeatable, searched in order)")
+	artifactsFetch := fs.List("artifacts-allow-fetch", "allow fetching playbooks and scripts under this URL prefix over HTTP (off unless set; 4 MiB, 20 s, cached)")
+	configureParallel := fs.Int("configure-parallel", 4, "software nodes of one deployment configured at the same time")
+	sshWait := fs.Duration("ssh-wait", 5*time.Minute, "how long configuration waits for a server's SSH")
 	fetchCache := fs.String("fetch-cache-dir", "", "where fetched type libraries are cached (default DATA_DIR/type-cache)")
 	fetchMaxAge := fs.Duration("fetch-max-age", 24*time.Hour, "how long a cached type library is used before it is fetched again")
 	stalled := fs.String("stalled-schedule", "@every 1m", "cron schedule of stalled-run detection")
@@ -139,6 +150,11 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 		Schedules: jobs.Schedules{Stalled: *stalled, Retention: *retentionSched, Cleanup: *cleanupSched, LogRetention: *retention}}
 	c.Login = store.LoginLimits{AccountFailures: *loginFailures, ClientAccounts: *loginAccounts, Window: *loginWindow, Lockout: *loginLockout}
 	c.ClientIPHeader = *ipHeader
+	c.ArtifactsMap, c.ArtifactsDirs, c.ArtifactsAllowFetch = *artifactsMap, *artifactsDirs, *artifactsFetch
+	c.ConfigureParallel, c.SSHWait = *configureParallel, *sshWait
+	if c.ConfigureParallel < 1 {
+		return nil, fmt.Errorf("--configure-parallel must be at least 1")
+	}
 	c.MaxNodes, c.MaxInstances = *maxNodes, *maxInstances
 	c.PublicURL, c.DefaultTarget, c.CallbackAllow, c.CallbackAllowPrivate = strings.TrimRight(*publicURL, "/"), *defaultTarget, *callbackAllow, *callbackPrivate
 	if c.PublicURL != "" {
@@ -263,8 +279,14 @@ func serve(ctx context.Context, hurry <-chan struct{}, cfg *serveConfig, log *sl
 	log.Info("terraform", "path", tc.Terraform, "version", tc.TerraformVersion, "providers", len(tc.Providers))
 
 	metrics := server.NewMetrics()
+	artifacts, err := newArtifactResolver(cfg)
+	if err != nil {
+		return err
+	}
+	log.Info("software configuration", "status", jobs.ConfigurationStatus(), "artifact_maps", len(artifacts.Maps), "artifact_dirs", len(artifacts.Dirs))
 	engine := jobs.New(jobs.Config{DataDir: cfg.DataDir, Workers: cfg.Workers, StallAfter: cfg.StallAfter, KillGrace: cfg.KillGrace,
-		RunTimeout: cfg.RunTimeout, Resolver: resolver}, st, tc, log, metrics)
+		RunTimeout: cfg.RunTimeout, Resolver: resolver,
+		Configure: jobs.ConfigureOptions{Resolver: artifacts, Parallel: cfg.ConfigureParallel, SSHWait: cfg.SSHWait}}, st, tc, log, metrics)
 	if err := engine.Start(ctx); err != nil {
 		return fmt.Errorf("start engine: %w", err)
 	}
@@ -281,7 +303,7 @@ func serve(ctx context.Context, hurry <-chan struct{}, cfg *serveConfig, log *sl
 		MaxNodes: cfg.MaxNodes, MaxInstances: cfg.MaxInstances,
 		PublicURL: cfg.PublicURL, DefaultTarget: cfg.DefaultTarget,
 		Callbacks: server.CallbackConfig{Allow: cfg.CallbackAllow, AllowPrivate: cfg.CallbackAllowPrivate},
-	}, server.Deps{Store: st, Log: log, Toolchain: tc, Engine: engineAdapter{engine}, Resolver: resolver, Metrics: metrics})
+	}, server.Deps{Store: st, Log: log, Toolchain: toolchainStatus{tc}, Engine: engineAdapter{engine}, Resolver: resolver, Metrics: metrics})
 	if err != nil {
 		return err
 	}

@@ -5,5 +5,8 @@
 // target is an ordinary "openstack" target whose OS_AUTH_URL is the
 // simulator's Keystone; nothing in the engine knows the cloud is simulated.
 //
+// configure_test.go backs the simulated servers by network-namespace hosts
+// with their own sshd, so software is configured over SSH for real.
+//
 // The package has no code of its own: only tests.
 package openstacke2e

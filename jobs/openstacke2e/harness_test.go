@@ -99,6 +99,10 @@ func newOpenStack(t *testing.T, o osOpts) *osEnv {
 			{"name": "m1.xlarge", "vcpus": 8, "ram_mb": 16384, "disk_gb": 160},
 		},
 		"images": images,
+		// These simulated servers run nothing: their software is recorded, never
+		// configured over SSH (configure_test.go backs servers by real sshd hosts
+		// and turns configuration on).
+		"software_configuration": "off",
 	}
 	if o.target != nil {
 		o.target(config)

@@ -1,6 +1,7 @@
 package ossim
 
 import (
+	"cmp"
 	"encoding/base64"
 	"fmt"
 	"net/netip"
@@ -35,10 +36,10 @@ func (c *Cloud) seed() {
 	now := time.Now()
 	public := &network{id: newID(), name: PublicNetwork, projectID: admin, adminUp: true, external: true, portSecurity: true, mtu: 1500, created: now, updated: now}
 	c.networks[public.id] = public
-	c.seedSubnet(public, "public-subnet", PublicCIDR, false)
+	c.seedSubnet(public, "public-subnet", cmp.Or(c.opts.PublicCIDR, PublicCIDR), false)
 	private := &network{id: newID(), name: PrivateNetwork, projectID: demo, adminUp: true, portSecurity: true, mtu: 1450, created: now.Add(time.Microsecond), updated: now}
 	c.networks[private.id] = private
-	privateSubnet := c.seedSubnet(private, "private-subnet", PrivateCIDR, true)
+	privateSubnet := c.seedSubnet(private, "private-subnet", cmp.Or(c.opts.PrivateCIDR, PrivateCIDR), true)
 	r := &router{id: newID(), name: "router1", projectID: demo, adminUp: true, created: now, updated: now}
 	c.routers[r.id] = r
 	gw, _, _ := c.newPort("", public, "", nil, []string{}, nil)
@@ -104,6 +105,7 @@ type ServerInfo struct {
 	Flavor, Image, KeyName, AZ  string
 	Metadata                    map[string]string
 	UserData                    string // decoded
+	PublicKey                   string // the key pair's public key ("" without a key pair)
 	FixedIPs, FloatingIPs       []string
 	Ports                       []string
 	SecurityGroups              []string
@@ -152,6 +154,9 @@ func (c *Cloud) serverInfo(s *server) ServerInfo {
 	}
 	for k, v := range s.metadata {
 		info.Metadata[k] = v
+	}
+	if kp := c.keypairs[s.userID+"/"+s.keyName]; kp != nil && s.keyName != "" {
+		info.PublicKey = kp.publicKey
 	}
 	if data, err := base64.StdEncoding.DecodeString(s.userData); err == nil {
 		info.UserData = string(data)

@@ -182,6 +182,11 @@ func filter(x *call, items []map[string]any) []map[string]any {
 			switch key {
 			case "fields", "limit", "marker", "sort_key", "sort_dir", "page_reverse":
 				continue
+			case "fixed_ips":
+				if !matchFixedIPs(it["fixed_ips"], want) {
+					ok = false
+				}
+				continue
 			}
 			v, has := it[key]
 			if !has {
@@ -209,6 +214,44 @@ func filter(x *call, items []map[string]any) []map[string]any {
 		}
 	}
 	return out
+}
+
+// matchFixedIPs is Neutron's fixed_ips filter on ports: each value is
+// "ip_address=A", "subnet_id=S" or "ip_address_substr=P"; values of one field
+// are alternatives, different fields must all hold for one of the port's
+// fixed IPs (what the provider's port data source sends for its fixed_ip and
+// device lookups).
+func matchFixedIPs(v any, want []string) bool {
+	conds := map[string][]string{}
+	for _, w := range want {
+		k, val, ok := strings.Cut(w, "=")
+		if !ok {
+			return false
+		}
+		conds[k] = append(conds[k], val)
+	}
+	list, _ := v.([]any)
+	for _, raw := range list {
+		f, _ := raw.(map[string]any)
+		all := true
+		for k, vals := range conds {
+			got := fmt.Sprint(f[k])
+			if k == "ip_address_substr" {
+				got = fmt.Sprint(f["ip_address"])
+				if !slices.ContainsFunc(vals, func(s string) bool { return strings.Contains(got, s) }) {
+					all = false
+				}
+				continue
+			}
+			if f[k] == nil || !slices.Contains(vals, got) {
+				all = false
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 // fields applies the "fields" projection.

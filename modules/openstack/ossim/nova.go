@@ -647,6 +647,14 @@ func (c *Cloud) createServer(x *call, mv string) {
 			c.releaseServerPorts(s)
 			return
 		}
+		if c.opts.Boot != nil {
+			if err := c.opts.Boot(c.serverInfo(s)); err != nil {
+				s.status, s.vmState, s.taskState, s.powerState = "ERROR", "error", "", 0
+				s.fault = map[string]any{"code": 500, "created": stamp(time.Now()), "message": "boot failed: " + err.Error()}
+				c.releaseServerPorts(s)
+				return
+			}
+		}
 		s.status, s.vmState, s.taskState, s.powerState = "ACTIVE", "active", "", 1
 		s.launched = time.Now()
 		for _, pid := range s.ports {

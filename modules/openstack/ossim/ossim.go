@@ -48,6 +48,17 @@ type Options struct {
 	// takes the next free address. It lets a test make a simulated server's
 	// addresses those of a real host.
 	Allocate func(Allocation) (ip string, ok bool)
+	// PublicCIDR and PrivateCIDR, when set, replace the ranges of the seeded
+	// networks "public" and "private" (defaults: the constants of the same
+	// names): a test whose servers stand for real hosts gives the ranges those
+	// hosts' addresses are in.
+	PublicCIDR, PrivateCIDR string
+	// Boot, when set, is called once when a server first becomes ACTIVE, as
+	// cloud-init runs once on a real server's first boot: a test that backs the
+	// server by a real host installs there the keys of info.PublicKey and
+	// info.UserData. It runs with the cloud locked: it must not call the
+	// Cloud's methods. An error puts the server in ERROR with it as the fault.
+	Boot func(info ServerInfo) error
 	// Logf, when set, receives one line per request (method, path, status).
 	Logf func(format string, args ...any)
 }

@@ -3,6 +3,7 @@ package ossim
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -431,6 +432,62 @@ func TestAllocateChoosesAddresses(t *testing.T) {
 	info, _ := c.Server(id)
 	if len(info.FixedIPs) != 1 || info.FixedIPs[0] != "10.0.0.77" || str(fip, "floatingip", "floating_ip_address") != "172.24.4.77" {
 		t.Fatalf("fixed %v, floating %v", info.FixedIPs, fip)
+	}
+}
+
+// A server backed by a real host: the seeded networks take the host's ranges,
+// Boot sees the key pair's key and the cloud-init user data once, when the
+// server first goes ACTIVE, and a failed boot is the server's fault.
+func TestBootHookAndNetworkRanges(t *testing.T) {
+	t.Parallel()
+	var booted []ServerInfo
+	c := NewTest(t, Options{BuildTime: 50 * time.Millisecond, PublicCIDR: "10.250.9.0/24", PrivateCIDR: "10.251.9.0/24",
+		Boot: func(info ServerInfo) error {
+			booted = append(booted, info)
+			if info.Name == "broken" {
+				return errors.New("no host left to back it")
+			}
+			return nil
+		}})
+	cl := login(t, c)
+	cl.must("POST", "/compute/v2.1/os-keypairs", map[string]any{"keypair": map[string]any{"name": "k",
+		"public_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGq1jV3xz0bBkB5E1Zb9+8m6bN1dM0pQeTt0q5n3bY1f k"}}, 200)
+	img := cl.imageID("cirros-0.6.2-x86_64-disk")
+	userData := base64.StdEncoding.EncodeToString([]byte("#cloud-config\nssh_authorized_keys: [ssh-ed25519 AAAA x]\n"))
+	out := cl.must("POST", "/compute/v2.1/servers", map[string]any{"server": map[string]any{"name": "backed", "flavorRef": "1",
+		"imageRef": img, "key_name": "k", "user_data": userData, "networks": []any{map[string]any{"uuid": c.NetworkID(PrivateNetwork)}}}}, 202)
+	id := str(out, "server", "id")
+	bad := cl.server("broken", "1")
+	waitFor(t, "ACTIVE", func() bool { info, _ := c.Server(id); return info.Status == "ACTIVE" })
+	waitFor(t, "ERROR", func() bool { info, _ := c.Server(bad); return info.Status == "ERROR" })
+	info, _ := c.Server(id)
+	if len(booted) != 2 || booted[0].ID != id || !strings.HasPrefix(booted[0].PublicKey, "ssh-ed25519 ") ||
+		!strings.Contains(booted[0].UserData, "ssh_authorized_keys") || !strings.HasPrefix(info.FixedIPs[0], "10.251.9.") {
+		t.Fatalf("booted %+v, server %+v", booted, info)
+	}
+	if f, _ := c.Server(bad); !strings.Contains(f.Fault, "no host left to back it") {
+		t.Fatalf("failed boot: %+v", f)
+	}
+	// A reboot is not a first boot.
+	cl.must("POST", "/compute/v2.1/servers/"+id+"/action", map[string]any{"reboot": map[string]any{"type": "SOFT"}}, 202)
+	waitFor(t, "ACTIVE again", func() bool { info, _ := c.Server(id); return info.Status == "ACTIVE" && info.Reboots == 1 })
+	if len(booted) != 2 {
+		t.Fatalf("boot ran again on reboot: %d", len(booted))
+	}
+	// The port data source looks a server's port up by device and fixed IP.
+	q := "/network/v2.0/ports?device_id=" + id + "&fixed_ips=ip_address%3D" + info.FixedIPs[0]
+	ports, _ := cl.must("GET", q, nil, 200)["ports"].([]any)
+	if len(ports) != 1 || str(ports[0], "id") != info.Ports[0] {
+		t.Fatalf("ports by device and fixed ip: %v", ports)
+	}
+	for _, miss := range []string{"fixed_ips=ip_address%3D10.251.9.250", "fixed_ips=subnet_id%3Dnope", "fixed_ips=bogus"} {
+		if ports, _ := cl.must("GET", "/network/v2.0/ports?device_id="+id+"&"+miss, nil, 200)["ports"].([]any); len(ports) != 0 {
+			t.Fatalf("%s matched %v", miss, ports)
+		}
+	}
+	pub := cl.must("GET", "/network/v2.0/subnets?network_id="+c.NetworkID(PublicNetwork), nil, 200)
+	if list, _ := pub["subnets"].([]any); len(list) != 1 || str(list[0], "cidr") != "10.250.9.0/24" {
+		t.Fatalf("public subnets: %v", pub)
 	}
 }
 

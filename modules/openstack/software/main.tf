@@ -2,7 +2,8 @@
 # state beside the server. It lives outside the compute module and after it, so
 # a software property may refer to any server's attributes (its own host's
 # address included) without making a dependency cycle. This file is the SAME
-# for every target: no configuration tool runs, on any target.
+# for every target: no configuration tool runs inside Terraform (the
+# orchestrator's configure phase runs the operations over SSH after the apply).
 
 terraform {
   required_version = ">= 1.5.0"
