@@ -24,7 +24,10 @@ type logWriter struct {
 	store        *store.Store
 	deploymentID string
 	runID        string
-	log          *slog.Logger
+	// lease is the run's: every write is refused once it is lost.
+	lease store.Lease
+	log   *slog.Logger
+	lost  bool // the lease is lost: nothing more can be written
 
 	mu       sync.Mutex
 	pending  []*store.LogLine
@@ -47,8 +50,10 @@ type logWriter struct {
 	wg      sync.WaitGroup
 }
 
-func newLogWriter(st *store.Store, deploymentID, runID string, log *slog.Logger) *logWriter {
-	w := &logWriter{store: st, deploymentID: deploymentID, runID: runID, log: log, done: make(chan struct{})}
+// newLogWriter writes the log of the run the lease is on (a zero Token: a run
+// that already ended, read on by recovery).
+func newLogWriter(st *store.Store, deploymentID string, lease store.Lease, log *slog.Logger) *logWriter {
+	w := &logWriter{store: st, deploymentID: deploymentID, runID: lease.RunID, lease: lease, log: log, done: make(chan struct{})}
 	w.wg.Add(1)
 	go w.flushLoop()
 	return w
@@ -91,12 +96,20 @@ func (w *logWriter) flush() {
 	defer cancel()
 	var err error
 	switch {
+	case w.lost:
+		return // a worker that lost its run writes nothing of it
 	case stream:
-		err = w.store.Runs.AppendStream(ctx, w.runID, offset, lines...)
+		err = w.store.Runs.AppendStream(ctx, w.lease, offset, lines...)
 	case len(lines) > 0:
-		err = w.store.Logs.Append(ctx, w.deploymentID, lines...)
+		err = w.store.Runs.AppendLog(ctx, w.lease, w.deploymentID, lines...)
 	}
 	w.mu.Lock()
+	if store.IsLeaseLost(err) {
+		w.lost = true
+		w.mu.Unlock()
+		w.log.Warn("the run's lease is lost: its log lines from here on are dropped", "run", w.runID, "deployment", w.deploymentID)
+		return
+	}
 	if err == nil && stream {
 		w.committed = offset
 	} else if err != nil && !store.IsNotFound(err) {
@@ -108,7 +121,7 @@ func (w *logWriter) flush() {
 	}
 	w.mu.Unlock()
 	if dirty {
-		if err := w.store.Deployments.SetProgress(ctx, w.deploymentID, progress); err != nil {
+		if err := w.store.Deployments.SetProgress(ctx, w.lease, w.deploymentID, progress); err != nil && !store.IsLeaseLost(err) {
 			w.log.Error("set progress", "deployment", w.deploymentID, "error", err.Error())
 		}
 	}

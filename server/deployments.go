@@ -605,7 +605,7 @@ func (s *Server) resetDeployment(c *fiber.Ctx) error {
 		}
 	}
 	reason := "reset by " + principalOf(c).User.Username
-	d, err = s.store.Deployments.Reset(c.UserContext(), d.ID, reason, s.now().Add(-s.cfg.StallAfter))
+	d, err = s.store.Deployments.Reset(c.UserContext(), d.ID, reason, s.now())
 	if err != nil {
 		return err
 	}

@@ -42,8 +42,6 @@ type Config struct {
 	// instances (scalable counts included); zero takes the defaults (200, 500).
 	MaxNodes     int
 	MaxInstances int
-	// StallAfter is how old a run's heartbeat must be before a reset may take it over.
-	StallAfter time.Duration
 }
 
 // Engine is what the server asks of the deployment engine.
@@ -124,9 +122,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.ClientIPHeader != "" && len(cfg.TrustedProxies) == 0 {
 		// A header anyone can send is only believed from a proxy on this host.
 		cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-	}
-	if cfg.StallAfter <= 0 {
-		cfg.StallAfter = 10 * time.Minute
 	}
 	// One clock for the whole service: the store's (tests move it).
 	now := deps.Store.Now

@@ -252,7 +252,7 @@ func seedStore(c config, dir string, res *results) (*seeded, error) {
 		if _, err := st.Deployments.Create(ctx, d, u.ID); err != nil {
 			return nil, err
 		}
-		run, err := st.Runs.Claim(ctx, "seed")
+		run, err := st.Runs.Claim(ctx, "seed", time.Minute)
 		if err != nil || run == nil {
 			return nil, fmt.Errorf("claim the seeded create run: %v", err)
 		}
@@ -263,7 +263,7 @@ func seedStore(c config, dir string, res *results) (*seeded, error) {
 			if _, err := st.Deployments.Enqueue(ctx, d.ID, store.Request{Kind: store.RunDelete, CreatedBy: u.ID}); err != nil {
 				return nil, err
 			}
-			run, err := st.Runs.Claim(ctx, "seed")
+			run, err := st.Runs.Claim(ctx, "seed", time.Minute)
 			if err != nil || run == nil {
 				return nil, fmt.Errorf("claim the seeded delete run: %v", err)
 			}
