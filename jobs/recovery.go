@@ -49,8 +49,8 @@ func (e *Engine) recoverAtStart(ctx context.Context) error {
 	}
 	leftovers := e.leftoverSessions()
 	claimed := map[int]bool{}
-	busy := map[string]bool{}   // a run of the deployment is running somewhere
-	mine := map[string]bool{}   // ... here: this replica takes it over
+	busy := map[string]bool{} // a run of the deployment is running somewhere
+	mine := map[string]bool{} // ... here: this replica takes it over
 	for _, r := range runs {
 		busy[r.DeploymentID] = true
 		if !e.ours(r.Worker) {

@@ -119,7 +119,9 @@ func TestFencing_ALostLeaseWritesNothing(t *testing.T) {
 		d, _ := newDeployment(t, s, u.ID)
 		stale, _ := s.Runs.Claim(ctx, "stale", time.Minute)
 		l := stale.Lease()
-		line := func(msg string) *LogLine { return &LogLine{Level: LevelInfo, Source: SourceTerraform, RunID: stale.ID, Message: msg} }
+		line := func(msg string) *LogLine {
+			return &LogLine{Level: LevelInfo, Source: SourceTerraform, RunID: stale.ID, Message: msg}
+		}
 		// While it holds the lease, the worker writes.
 		if err := s.Runs.AppendStream(ctx, l, 10, line("mine")); err != nil {
 			t.Fatal(err)

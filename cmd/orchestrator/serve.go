@@ -33,9 +33,9 @@ import (
 
 // serveConfig is every setting of `serve`; each flag has an ORCHESTRATOR_* twin.
 type serveConfig struct {
-	Listen         string
-	DataDir        string
-	Database       string
+	Listen   string
+	DataDir  string
+	Database string
 	// ServiceKeyFile holds the service key (hex); ORCHESTRATOR_SERVICE_KEY
 	// may hold the key itself. Replicas sharing a database must share it.
 	ServiceKeyFile string
