@@ -61,6 +61,28 @@ type job struct {
 	gaveUp   bool
 	steps    int
 	serial   int64 // newest state serial known stored
+
+	knownMu sync.Mutex
+	known   map[string]bool // resource addresses of the newest state stored
+}
+
+// setStored records the newest state known stored: the creation lines of its
+// resources may go into the log.
+func (j *job) setStored(st *tfState) {
+	addrs := map[string]bool{}
+	for _, a := range st.managedAddresses() {
+		addrs[a] = true
+	}
+	j.knownMu.Lock()
+	j.serial, j.known = st.Serial, addrs
+	j.knownMu.Unlock()
+}
+
+// stored reports whether the newest state known stored holds a resource.
+func (j *job) stored(address string) bool {
+	j.knownMu.Lock()
+	defer j.knownMu.Unlock()
+	return j.known[address]
 }
 
 func newJob(run *store.Run, dir string) *job {
@@ -126,9 +148,13 @@ func (e *Engine) workRecovered(run *store.Run, recovered, from string, body func
 	defer e.metrics.TerraformProcesses(-1)
 
 	j.logs = newLogWriter(e.store, run.DeploymentID, run.Lease(), e.log)
+	j.logs.gate = j.stored
 	if ctx, cancel := opContext(); true {
 		if latest, err := e.store.States.Latest(ctx, run.DeploymentID); err == nil {
 			j.serial = latest.Serial
+			if st, err := parseState(latest.State); err == nil {
+				j.setStored(st)
+			}
 		}
 		cancel()
 	}
@@ -378,6 +404,7 @@ func (e *Engine) follow(j *job, p *tfProcess, rec store.Process) stepResult {
 				// now (a provisioner's orphan) belongs to nobody.
 				endGroup(p.pid, 500*time.Millisecond)
 			}
+			e.snapshotState(j) // its final state, before the lines that announce what it created
 			j.logs.endStream()
 			return e.stepOutcome(j, p, rec, t.found)
 		case <-stopping:
@@ -407,6 +434,10 @@ func (e *Engine) follow(j *job, p *tfProcess, rec store.Process) stepResult {
 			e.snapshotState(j)
 			return stepResult{started: true, gaveUp: true, err: errors.New("the service stopped waiting for Terraform")}
 		case <-snap.C:
+			e.snapshotState(j)
+		case <-j.logs.needState:
+			// A line announcing a created resource waits for a stored state
+			// holding it: Terraform writes it right after the resource.
 			e.snapshotState(j)
 		case <-tick.C:
 		}
@@ -448,14 +479,21 @@ func (e *Engine) stepOutcome(j *job, p *tfProcess, rec store.Process, found bool
 // snapshotState copies the state Terraform has written so far into the store
 // when it is complete and newer than the stored one.
 func (e *Engine) snapshotState(j *job) {
+	if j.remote {
+		return // the workdir Terraform wrote is on another replica
+	}
 	raw, st, err := readWorkdirState(j.dir)
-	if err != nil || st == nil || st.Serial <= j.serial {
+	if err != nil || st == nil || st.Serial < j.serial {
 		return // none yet, or caught while Terraform writes it: next time
+	}
+	if st.Serial == j.serial {
+		j.setStored(st) // the same serial is the same state
+		return
 	}
 	ctx, cancel := opContext()
 	defer cancel()
 	if _, err := e.storeState(ctx, j.run.Lease(), j.run.DeploymentID, raw, st); err == nil {
-		j.serial = st.Serial
+		j.setStored(st)
 	} else if store.ErrorCode(err) != store.EConflict {
 		e.log.Error("save intermediate state", "run", j.run.ID, "error", err.Error())
 	} else if store.IsLeaseLost(err) {

@@ -110,11 +110,16 @@ func (s *Server) authenticateAPIToken(ctx context.Context, raw string) (*Princip
 	return &Principal{User: u, Admin: u.Admin(), Method: "token"}, nil
 }
 
+// clockSkew is how far apart the clocks of replicas (kept by NTP) may be: a
+// session signed by one is good on another right away, not after the
+// difference.
+const clockSkew = 5 * time.Second
+
 func (s *Server) authenticateSession(ctx context.Context, raw string) (*Principal, error) {
 	claims := &jwt.RegisteredClaims{}
 	_, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return s.cfg.SigningKey, nil },
 		jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(sessionIssuer), jwt.WithExpirationRequired(),
-		jwt.WithTimeFunc(s.now), jwt.WithIssuedAt())
+		jwt.WithTimeFunc(s.now), jwt.WithIssuedAt(), jwt.WithLeeway(clockSkew))
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			return nil, store.Errorf(store.EUnauthorized, "session expired: log in again")
