@@ -72,7 +72,7 @@ func (e *Engine) StartCron(s Schedules) (*cron.Cron, error) {
 			}
 			ctx, cancel := context.WithTimeout(parent, 10*time.Minute)
 			defer cancel()
-			if err := j.run(ctx); err != nil {
+			if err := j.run(ctx); err != nil && parent.Err() == nil {
 				e.log.Error("cron job failed", "job", j.name, "error", err.Error())
 			}
 		}); err != nil {

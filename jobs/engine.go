@@ -28,6 +28,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"orchestrator/jobs/toolchain"
@@ -193,12 +194,14 @@ func (e *Engine) Start(ctx context.Context) error {
 			}
 		}))
 	e.leader = e.store.Campaign(ctx, "singletons")
+	var led atomic.Bool
 	e.leader.OnChange(func(leading bool) {
-		if leading {
+		switch was := led.Swap(leading); {
+		case leading && !was:
 			e.log.Info("this replica leads: it runs stalled detection, retention and background jobs", "replica", e.cfg.Replica)
 			e.wakeJobs()
-		} else {
-			e.log.Info("this replica no longer leads", "replica", e.cfg.Replica)
+		case !leading && was:
+			e.log.Warn("this replica no longer leads", "replica", e.cfg.Replica)
 		}
 	})
 	for i := 0; i < e.cfg.Workers; i++ {

@@ -415,7 +415,7 @@ func (e *Engine) follow(j *job, p *tfProcess, rec store.Process) stepResult {
 			j.logs.add(store.LevelWarn, store.SourceOrchestrator, "", fmt.Sprintf("interrupting Terraform (%s): it finishes what is under way and saves its state", j.stopReason()))
 			p.interrupt()
 			rec.Step += ", interrupted"
-			if err := e.setProcess(j, rec); err != nil {
+			if err := e.setProcess(j, rec); err != nil && !store.IsLeaseLost(err) {
 				e.log.Error("record interrupt", "run", j.run.ID, "error", err.Error())
 			}
 			if j.stopReason() != stopShutdown {

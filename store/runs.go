@@ -372,10 +372,17 @@ func (q *Runs) Finish(ctx context.Context, id string, res Result) error {
 			return fmt.Errorf("finish run %s: %w", id, err)
 		}
 		if n, _ := upd.RowsAffected(); n == 0 {
+			if res.Lease.Token != 0 {
+				// Finished or taken over by another worker: either way
+				// this worker lost it.
+				lost := leaseLost(res.Lease)
+				lost.Message = fmt.Sprintf("run %s is %s by %s, no longer running under lease %d", id, r.Status, r.Worker, res.Lease.Token)
+				return lost
+			}
 			if r.Status != RunRunning {
 				return Errorf(EConflict, "run %s is %s, not running", id, r.Status)
 			}
-			return leaseLost(res.Lease)
+			return Errorf(EConflict, "run %s is still running", id)
 		}
 		// The next run of the deployment may start; its followers see the end.
 		tx.notify(TopicRuns, "")

@@ -410,7 +410,13 @@ func TestReplicas_AResurrectedStaleWorkerCannotWrite(t *testing.T) {
 			t.Fatalf("the resumed replica never noticed it lost the lease:\n%s", paused.out.String())
 		}
 	}
-	time.Sleep(3 * time.Second) // let it try whatever it would write (log flushes every 200 ms, state snapshots, the outcome)
+	// It goes on to the end of its run: stops its Terraform, tries to store
+	// the state, the log lines and the outcome; each is refused.
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(paused.out.String(), "its outcome here is not recorded"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the resumed replica never tried to record the run's outcome:\n%s", paused.out.String())
+		}
+	}
 	after := rs.snapshot(id, run.ID)
 	if after != before {
 		t.Fatalf("the stale worker wrote:\nbefore %+v\nafter  %+v", before, after)
