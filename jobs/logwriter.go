@@ -42,7 +42,7 @@ type logWriter struct {
 	gate func(address string) bool
 	// needState asks the engine to store the state: a line waits for it.
 	needState chan struct{}
-	dirty    bool
+	dirty     bool
 	// errors are the summaries of Terraform's error diagnostics, for status_reason.
 	errors []string
 
