@@ -3,11 +3,13 @@ package jobs
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,10 +18,12 @@ import (
 	"orchestrator/store"
 )
 
-// BenchmarkEngineVsBareTerraform deploys the single-vm example through the whole
-// engine (store, queue, worker, workdir, init, apply -json, logs, state, resources)
-// and, for comparison, runs bare `terraform init && terraform apply` on the same
-// generated module in a fresh directory. It reports both and their ratio.
+// BenchmarkEngineVsBareTerraform runs the same module through the whole engine
+// (store, queue, worker, workdir, translation, init, apply -json, logs, state,
+// resources) and with bare Terraform in a directory of its own, interleaved
+// (the order alternates every iteration, so neither side gets the warmer
+// machine), for: creating one VM, creating a 21-resource template, updating it
+// in place and deleting it. Each reports both times and their ratio.
 func BenchmarkEngineVsBareTerraform(b *testing.B) {
 	tc := tftest.Find(b)
 	dir := b.TempDir()
@@ -37,53 +41,141 @@ func BenchmarkEngineVsBareTerraform(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer e.Stop(ctx)
-	content, err := os.ReadFile(filepath.Join("..", "examples", "single-vm", "template.yaml"))
+	oneVM, err := os.ReadFile(filepath.Join("..", "examples", "single-vm", "template.yaml"))
 	if err != nil {
 		b.Fatal(err)
 	}
+	seven := benchTemplate(7) // 7 servers with public addresses: 21 Terraform resources
 
-	var engineTotal, bareTotal time.Duration
-	for i := 0; i < b.N; i++ {
-		d := &store.Deployment{ID: store.NewID(), Template: string(content), Target: "local", Inputs: json.RawMessage("{}"), Owners: []string{u.ID}}
+	// engine runs one operation and waits until the deployment settles.
+	engine := func(b *testing.B, want store.Status, op func() error, id string) time.Duration {
+		start := time.Now()
+		if err := op(); err != nil {
+			b.Fatal(err)
+		}
+		e.Wake()
+		for {
+			got, err := st.Deployments.Get(ctx, id)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if got.Status == want {
+				if active, _ := st.Runs.Active(ctx, id); len(active) == 0 {
+					return time.Since(start)
+				}
+			} else if !got.Status.InProgress() {
+				b.Fatalf("deployment %s: %s (%s)", id, got.Status, got.StatusReason)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	// bare runs terraform commands in dir.
+	bare := func(b *testing.B, dir string, commands ...[]string) time.Duration {
+		start := time.Now()
+		for _, args := range commands {
+			cmd := exec.Command(tc.Terraform, args...)
+			cmd.Dir, cmd.Env = dir, tc.Env(b)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				b.Fatalf("terraform %v: %v\n%s", args, err, out)
+			}
+		}
+		return time.Since(start)
+	}
+	// prepare translates a deployment and writes the same module for bare Terraform.
+	prepare := func(b *testing.B, template string, inputs map[string]any) (*store.Deployment, string) {
+		raw, _ := json.Marshal(inputs)
+		d := &store.Deployment{ID: store.NewID(), Template: template, Target: "local", Inputs: raw, Owners: []string{u.ID}}
 		res, err := e.Translate(ctx, d)
 		if err != nil {
 			b.Fatal(err)
 		}
 		d.Terraform, d.TFVars = string(res.Main), string(res.Vars)
-
-		start := time.Now()
-		if _, err := st.Deployments.Create(ctx, d, u.ID); err != nil {
-			b.Fatal(err)
-		}
-		e.Wake()
-		for {
-			got, _ := st.Deployments.Get(ctx, d.ID)
-			if got.Status == store.CreateComplete {
-				break
-			}
-			if got.Status == store.CreateFailed {
-				b.Fatalf("failed: %s", got.StatusReason)
-			}
-			time.Sleep(2 * time.Millisecond)
-		}
-		engineTotal += time.Since(start)
-
-		bare := filepath.Join(dir, "bare", d.ID)
-		os.MkdirAll(bare, 0o755)
-		os.WriteFile(filepath.Join(bare, "main.tf.json"), res.Main, 0o644)
-		os.WriteFile(filepath.Join(bare, "terraform.tfvars.json"), res.Vars, 0o644)
-		modules.WriteTo(bare, "local")
-		start = time.Now()
-		for _, args := range [][]string{{"init", "-input=false"}, {"apply", "-auto-approve", "-input=false"}} {
-			cmd := exec.Command(tc.Terraform, args...)
-			cmd.Dir, cmd.Env = bare, tc.Env(b)
-			if out, err := cmd.CombinedOutput(); err != nil {
-				b.Fatalf("terraform %v: %v\n%s", args, err, out)
-			}
-		}
-		bareTotal += time.Since(start)
+		bareDir := filepath.Join(dir, "bare", d.ID)
+		os.MkdirAll(bareDir, 0o755)
+		os.WriteFile(filepath.Join(bareDir, "main.tf.json"), res.Main, 0o644)
+		os.WriteFile(filepath.Join(bareDir, "terraform.tfvars.json"), res.Vars, 0o644)
+		modules.WriteTo(bareDir, "local")
+		return d, bareDir
 	}
-	b.ReportMetric(float64(engineTotal.Milliseconds())/float64(b.N), "engine-ms/deploy")
-	b.ReportMetric(float64(bareTotal.Milliseconds())/float64(b.N), "bare-ms/deploy")
-	b.ReportMetric(float64(engineTotal)/float64(bareTotal), "engine/bare")
+	report := func(b *testing.B, engineTotal, bareTotal time.Duration) {
+		b.ReportMetric(float64(engineTotal.Milliseconds())/float64(b.N), "engine-ms/op")
+		b.ReportMetric(float64(bareTotal.Milliseconds())/float64(b.N), "bare-ms/op")
+		b.ReportMetric(float64(engineTotal)/float64(bareTotal), "engine/bare")
+	}
+	apply := []string{"apply", "-auto-approve", "-input=false"}
+	create := func(template string) func(b *testing.B) {
+		return func(b *testing.B) {
+			var et, bt time.Duration
+			for i := 0; i < b.N; i++ {
+				d, bareDir := prepare(b, template, nil)
+				runEngine := func() {
+					et += engine(b, store.CreateComplete, func() error { _, err := st.Deployments.Create(ctx, d, u.ID); return err }, d.ID)
+				}
+				runBare := func() { bt += bare(b, bareDir, []string{"init", "-input=false"}, apply) }
+				interleave(i, runEngine, runBare)
+			}
+			report(b, et, bt)
+		}
+	}
+	b.Run("create one VM", create(string(oneVM)))
+	b.Run("create 21 resources", create(seven))
+
+	// Update in place and delete, on deployments created outside the timing.
+	lifecycle := func(update bool) func(b *testing.B) {
+		return func(b *testing.B) {
+			var et, bt time.Duration
+			for i := 0; i < b.N; i++ {
+				d, bareDir := prepare(b, seven, nil)
+				engine(b, store.CreateComplete, func() error { _, err := st.Deployments.Create(ctx, d, u.ID); return err }, d.ID)
+				bare(b, bareDir, []string{"init", "-input=false"}, apply)
+				if update {
+					next, _ := prepare(b, seven, map[string]any{"cpus": 4})
+					os.WriteFile(filepath.Join(bareDir, "terraform.tfvars.json"), []byte(next.TFVars), 0o644)
+					runEngine := func() {
+						et += engine(b, store.UpdateComplete, func() error {
+							_, err := st.Deployments.Enqueue(ctx, d.ID, store.Request{Kind: store.RunUpdate, Change: func(cur *store.Deployment) error {
+								cur.Inputs, cur.Terraform, cur.TFVars = next.Inputs, next.Terraform, next.TFVars
+								return nil
+							}})
+							return err
+						}, d.ID)
+					}
+					interleave(i, runEngine, func() { bt += bare(b, bareDir, apply) })
+				} else {
+					runEngine := func() {
+						et += engine(b, store.DeleteComplete, func() error {
+							_, err := st.Deployments.Enqueue(ctx, d.ID, store.Request{Kind: store.RunDelete})
+							return err
+						}, d.ID)
+					}
+					interleave(i, runEngine, func() { bt += bare(b, bareDir, []string{"destroy", "-auto-approve", "-input=false"}) })
+				}
+			}
+			report(b, et, bt)
+		}
+	}
+	b.Run("update in place", lifecycle(true))
+	b.Run("delete", lifecycle(false))
+}
+
+// interleave runs a then b on even iterations and b then a on odd ones.
+func interleave(i int, a, b func()) {
+	if i%2 == 0 {
+		a()
+		b()
+	} else {
+		b()
+		a()
+	}
+}
+
+// benchTemplate is n servers with public addresses, their size an input.
+func benchTemplate(n int) string {
+	var s strings.Builder
+	s.WriteString("tosca_definitions_version: tosca_simple_yaml_1_3\ntopology_template:\n  inputs:\n    cpus: { type: integer, default: 1 }\n  node_templates:\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&s, "    vm%d:\n      type: tosca.nodes.Compute\n      capabilities:\n        host: { properties: { num_cpus: { get_input: cpus } } }\n"+
+			"        endpoint: { properties: { network_name: PUBLIC } }\n", i)
+	}
+	return s.String()
 }
