@@ -26,6 +26,9 @@ type Principal struct {
 	Method string
 	// OIDC is the identity from an OIDC token (also for registered users).
 	OIDC *oidcIdentity
+	// gen is the store's generation read before the user was (0: not read):
+	// the request's cached answers are checked against it too.
+	gen uint64
 }
 
 // sessionIssuer marks session tokens signed by this service.
@@ -136,7 +139,7 @@ func (s *Server) authenticateSession(ctx context.Context, raw string) (*Principa
 	}
 	// Handlers may change the principal's user: each request gets its own copy.
 	cp := *u
-	return &Principal{User: &cp, Admin: cp.Admin(), Method: "session"}, nil
+	return &Principal{User: &cp, Admin: cp.Admin(), Method: "session", gen: gen}, nil
 }
 
 func (s *Server) authenticateOIDC(ctx context.Context, raw string) (*Principal, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -20,6 +21,55 @@ type db struct {
 	// genErrs numbers failed generation reads: each one is a value no cache
 	// entry has, so a cache misses rather than serves something unchecked.
 	genErrs atomic.Uint64
+	// reads batches the generation reads of concurrent callers (PostgreSQL).
+	reads genReader
+}
+
+// genReader shares one database read of the generation among the callers
+// waiting for it. A caller never joins a read that started before it asked: it
+// waits for the next one, so it always sees every write committed before it
+// asked. Under load the database answers one read per round trip, however
+// many requests want one.
+type genReader struct {
+	mu      sync.Mutex
+	pending *genRead // the next read, not started yet
+	busy    bool     // a goroutine is reading
+}
+
+type genRead struct {
+	done chan struct{}
+	val  uint64
+}
+
+func (g *genReader) get(fetch func() uint64) uint64 {
+	g.mu.Lock()
+	if g.pending == nil {
+		g.pending = &genRead{done: make(chan struct{})}
+	}
+	r := g.pending
+	if !g.busy {
+		g.busy = true
+		go g.loop(fetch)
+	}
+	g.mu.Unlock()
+	<-r.done
+	return r.val
+}
+
+func (g *genReader) loop(fetch func() uint64) {
+	for {
+		g.mu.Lock()
+		r := g.pending
+		g.pending = nil
+		if r == nil {
+			g.busy = false
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		r.val = fetch() // starts after every caller waiting for r asked
+		close(r.done)
+	}
 }
 
 // ExecContext runs a statement and, when it changed something, moves the generation on.
@@ -80,13 +130,18 @@ func (d *db) bump() {
 // SQLite has one writer, this process, and counts its writes in memory. On
 // PostgreSQL every replica writes: the generation is a database sequence that
 // each writer moves right after its commit, and reading it costs one round
-// trip. The one window where a cache may be stale is between a commit and that
-// move (a round trip), or longer if the writer dies in it: then until the next
-// write of any replica, and at most a minute (the leader moves it every minute).
+// trip, shared by the concurrent callers (genReader). The one window where a
+// cache may be stale is between a commit and that move (a round trip), or
+// longer if the writer dies in it: then until the next write of any replica,
+// and at most a minute (the leader moves it every minute).
 func (s *Store) Generation() uint64 {
 	if !s.db.d.pg() {
 		return s.db.gen.Load()
 	}
+	return s.db.reads.get(s.fetchGeneration)
+}
+
+func (s *Store) fetchGeneration() uint64 {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var n int64
