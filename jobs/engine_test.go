@@ -185,7 +185,7 @@ func TestDeploymentLifecycle(t *testing.T) {
 		if n == nil || n.State != store.ResStarted || n.CloudID == "" || n.Attributes["private_address"] == nil || n.Address != fmt.Sprintf("module.nodes[%d]", i) {
 			t.Fatalf("node %d: %+v", i, n)
 		}
-		if v := res[fmt.Sprintf("scratch[%d]", i)]; v == nil || v.State != store.ResCreated || v.Attributes["size_gb"] != 19.0 {
+		if v := res[fmt.Sprintf("scratch[%d]", i)]; v == nil || v.State != store.ResCreated || v.Attributes["size_gb"] != 20.0 { // 20 GB is 20 in the cloud's GB
 			t.Fatalf("volume %d: %+v", i, v)
 		}
 	}
@@ -215,7 +215,7 @@ func TestDeploymentLifecycle(t *testing.T) {
 			t.Fatalf("%s changed id on an in-place update", k)
 		}
 	}
-	if res["nodes[0]"].Attributes["flavor"] != "large" || res["scratch[0]"].Attributes["size_gb"] != 38.0 {
+	if res["nodes[0]"].Attributes["flavor"] != "large" || res["scratch[0]"].Attributes["size_gb"] != 40.0 {
 		t.Fatalf("update not applied: %v %v", res["nodes[0]"].Attributes, res["scratch[0]"].Attributes)
 	}
 

@@ -20,8 +20,8 @@ import (
 // listed one by one: modules/openstack/ossim is the tests' OpenStack simulator,
 // a Go package that must never reach the binary or a workdir.
 //
-//go:embed local/compute local/block_storage local/volume_attachment local/network local/port local/object_storage
-//go:embed openstack/compute openstack/block_storage openstack/volume_attachment openstack/network openstack/port openstack/object_storage
+//go:embed local/compute local/block_storage local/volume_attachment local/network local/port local/object_storage local/software
+//go:embed openstack/compute openstack/block_storage openstack/volume_attachment openstack/network openstack/port openstack/object_storage openstack/software
 var FS embed.FS
 
 // Kind is what a module deploys; one TOSCA normative type maps to one kind.
@@ -35,11 +35,13 @@ const (
 	Network          Kind = "network"
 	Port             Kind = "port"
 	ObjectStorage    Kind = "object_storage"
+	// Software is the configuration payload of the software a Compute hosts.
+	Software Kind = "software"
 )
 
 // Kinds lists every module kind.
 func Kinds() []Kind {
-	return []Kind{Compute, BlockStorage, VolumeAttachment, Network, Port, ObjectStorage}
+	return []Kind{Compute, BlockStorage, VolumeAttachment, Network, Port, ObjectStorage, Software}
 }
 
 // Requirement is a provider a target's modules need, for the root module's

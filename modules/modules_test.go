@@ -15,24 +15,26 @@ import (
 
 // contractOutputs are the outputs modules/README.md promises, per kind.
 var contractOutputs = map[Kind][]string{
-	Compute:          {"id", "name", "flavor", "image", "private_address", "public_address", "networks", "power_state", "orc_resource"},
+	Compute:          {"id", "name", "flavor", "image", "private_address", "public_address", "networks", "power_state", "cloud_init", "orc_resource"},
 	BlockStorage:     {"id", "size_gb", "orc_resource"},
 	VolumeAttachment: {"id", "device", "orc_resource"},
 	Network:          {"id", "name", "cidr", "subnet_id", "orc_resource"},
 	Port:             {"id", "ip_address", "mac_address", "orc_resource"},
 	ObjectStorage:    {"id", "name", "orc_resource"},
+	Software:         {"id", "orc_resource"},
 }
 
 // contractInputs are the variables the translator passes, per kind (beyond the
 // common name, deployment_id, index and target).
 var contractInputs = map[Kind][]string{
 	Compute: {"num_cpus", "mem_size_mb", "disk_size_gb", "num_gpus", "flavor", "image", "os", "public_address",
-		"endpoint_ports", "network", "ports", "address_offset", "power_state", "ssh_public_keys", "software"},
+		"endpoint_ports", "network", "ports", "address_offset", "power_state", "ssh_public_keys", "users", "volumes", "tags", "software"},
 	BlockStorage:     {"size_gb", "volume_type", "volume_id", "snapshot_id"},
-	VolumeAttachment: {"compute_id", "volume_id", "device"},
-	Network:          {"network_name", "cidr", "ip_version", "gateway_ip", "start_ip", "end_ip", "dhcp_enabled"},
+	VolumeAttachment: {"compute_id", "volume_id", "device", "location"},
+	Network:          {"network_name", "cidr", "ip_version", "gateway_ip", "start_ip", "end_ip", "dhcp_enabled", "external_access"},
 	Port:             {"network", "ip_address", "order", "is_default", "address_offset"},
 	ObjectStorage:    {"size_gb", "container_name"},
+	Software:         {"host_id", "software"},
 }
 
 var (
@@ -134,12 +136,16 @@ func TestTargetsTakeTheSameArguments(t *testing.T) {
 	}
 }
 
-// The flavor and image choice must be the same everywhere.
-func TestCatalogIsSharedVerbatim(t *testing.T) {
-	want := read(t, "local/compute/catalog.tf")
-	for _, target := range Targets() {
-		if got := read(t, target+"/compute/catalog.tf"); got != want {
-			t.Errorf("%s/compute/catalog.tf differs from local/compute/catalog.tf", target)
+// The flavor and image choice, the cloud-init a server boots with, the volume
+// mount script and the software payload must be the same everywhere.
+func TestSharedFilesAreVerbatim(t *testing.T) {
+	for _, f := range []string{"compute/catalog.tf", "compute/cloudinit.tf", "compute/mount-volume.sh",
+		"software/main.tf", "software/variables.tf", "software/outputs.tf"} {
+		want := read(t, "local/"+f)
+		for _, target := range Targets() {
+			if got := read(t, target+"/"+f); got != want {
+				t.Errorf("%s/%s differs from local/%s", target, f, f)
+			}
 		}
 	}
 }

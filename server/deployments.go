@@ -155,7 +155,7 @@ func (s *Server) submit(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderLocation, "/api/v1/deployments/"+d.ID)
-	return c.Status(fiber.StatusAccepted).JSON(deploymentJSON(created))
+	return c.Status(fiber.StatusAccepted).JSON(submittedJSON{DeploymentJSON: deploymentJSON(created), Warnings: warningsJSON(res.Warnings)})
 }
 
 // previewSubmit plans a submission without creating anything: the same checks

@@ -164,7 +164,7 @@ func (s *Server) addTemplate(c *fiber.Ctx) error {
 	if err := s.store.Templates.Create(c.UserContext(), tmpl); err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(templateJSON(tmpl))
+	return c.Status(fiber.StatusCreated).JSON(checkedTemplateJSON{TemplateJSON: templateJSON(tmpl), Warnings: templateWarnings(t)})
 }
 
 func (s *Server) listTemplates(c *fiber.Ctx) error {
@@ -224,6 +224,7 @@ func (s *Server) patchTemplate(c *fiber.Ctx) error {
 			return err
 		}
 	}
+	warnings := []WarningJSON{}
 	if req.Content != nil {
 		t, err := s.parseTemplate(c.UserContext(), "template.yaml", *req.Content, "content")
 		if err != nil {
@@ -234,12 +235,13 @@ func (s *Server) patchTemplate(c *fiber.Ctx) error {
 			return err
 		}
 		up.Content, up.Inputs, up.Metadata = req.Content, inputs, meta
+		warnings = templateWarnings(t)
 	}
 	t, err := s.store.Templates.Update(c.UserContext(), c.Params("id"), up)
 	if err != nil {
 		return err
 	}
-	return c.JSON(templateJSON(t))
+	return c.JSON(checkedTemplateJSON{TemplateJSON: templateJSON(t), Warnings: warnings})
 }
 
 // deleteTemplate removes a template; deployments made from it keep their copy.

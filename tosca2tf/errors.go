@@ -48,6 +48,8 @@ type Error struct {
 	Message string `json:"message"`
 	// Field is set for problems with deployment inputs ("inputs.num_cpus").
 	Field string `json:"field,omitempty"`
+	// Node is the node template the problem is about, when there is one.
+	Node string `json:"node,omitempty"`
 }
 
 func (e *Error) Error() string { return e.Pos.String() + ": " + e.Message }
@@ -92,6 +94,16 @@ func (d *diag) errorf(pos Pos, kind Kind, format string, args ...any) {
 
 func (d *diag) warnf(pos Pos, kind Kind, format string, args ...any) {
 	d.add(&d.warns, &Error{Pos: pos, Kind: kind, Message: fmt.Sprintf(format, args...)})
+}
+
+// nodeErrorf and nodeWarnf are errorf and warnf about one node template: the
+// node's name travels with the message, for the API and the logs.
+func (d *diag) nodeErrorf(node string, pos Pos, kind Kind, format string, args ...any) {
+	d.add(&d.errs, &Error{Pos: pos, Kind: kind, Node: node, Message: fmt.Sprintf(format, args...)})
+}
+
+func (d *diag) nodeWarnf(node string, pos Pos, kind Kind, format string, args ...any) {
+	d.add(&d.warns, &Error{Pos: pos, Kind: kind, Node: node, Message: fmt.Sprintf(format, args...)})
 }
 
 func (d *diag) add(list *Errors, e *Error) {

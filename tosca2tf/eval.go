@@ -1,6 +1,7 @@
 package tosca2tf
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -14,6 +15,12 @@ type tfv struct {
 	known     bool   // val is meaningful
 	expr      string // HCL expression; "" for a pure literal
 	sensitive bool   // derived from a sensitive input
+	// nullable says the expression may be null when Terraform evaluates it (an
+	// attribute a target may not report): functions that cannot take a null
+	// guard against it.
+	nullable bool
+	// list says the expression is a list of one value per instance.
+	list bool
 }
 
 func literal(v any) tfv { return tfv{val: v, known: true} }
@@ -39,15 +46,33 @@ func (v tfv) hcl() string {
 // and the source and target of a relationship.
 type evalCtx struct {
 	self, source, target *NodeTemplate
-	depth                int
+	// module is the module whose arguments are being built: its own attributes
+	// cannot be among them.
+	module string
+	depth  int
 }
 
-// errUnresolvable marks values only a configuration step could know (attributes
-// of software nodes, operation outputs): inside software payloads they become
-// null with a warning.
+// errUnresolvable marks values that will not exist: attributes only a
+// configuration step could know, attributes of nodes that are only recorded, an
+// index past the end of a list, a null inside a concatenation. Where they are
+// used they become null (or unset) with a warning, never a failure inside
+// Terraform.
 type errUnresolvable struct{ msg string }
 
 func (e *errUnresolvable) Error() string { return e.msg }
+
+func unresolvable(format string, args ...any) error {
+	return &errUnresolvable{fmt.Sprintf(format, args...)}
+}
+
+// asUnresolvable reports whether err is (or wraps) an errUnresolvable.
+func asUnresolvable(err error) (*errUnresolvable, bool) {
+	var u *errUnresolvable
+	if err != nil && errors.As(err, &u) {
+		return u, true
+	}
+	return nil, false
+}
 
 // eval turns an expression into a tfv.
 func (tr *translator) eval(c evalCtx, e Expr) (tfv, error) {
@@ -160,12 +185,15 @@ func index(v tfv, a Expr) (tfv, error) {
 	if !ok {
 		return tfv{}, fmt.Errorf("path elements must be literal")
 	}
-	out := tfv{sensitive: v.sensitive}
+	out := tfv{sensitive: v.sensitive, nullable: v.nullable}
+	if v.known && v.val == nil {
+		return tfv{}, unresolvable("the value is null, so it has no element %v", l.Value)
+	}
 	switch k := l.Value.(type) {
 	case int64:
 		if list, ok := v.val.([]any); ok && v.known {
 			if k < 0 || int(k) >= len(list) {
-				return tfv{}, fmt.Errorf("index %d is out of range (length %d)", k, len(list))
+				return tfv{}, unresolvable("index %d is out of range (the list has %d elements)", k, len(list))
 			}
 			out.val, out.known = list[k], true
 		}
@@ -174,7 +202,11 @@ func index(v tfv, a Expr) (tfv, error) {
 		}
 	case string:
 		if m, ok := v.val.(map[string]any); ok && v.known {
-			out.val, out.known = m[k], true
+			item, has := m[k]
+			if !has {
+				return tfv{}, unresolvable("the map has no key %q", k)
+			}
+			out.val, out.known = item, true
 		}
 		if v.expr != "" {
 			out.expr = fmt.Sprintf("%s[%s]", v.expr, hclString(k))
@@ -226,7 +258,7 @@ func (tr *translator) getProperty(c evalCtx, x *Call) (tfv, error) {
 	first, _ := litString(rest[0])
 	var expr Expr
 	var def *PropertyDef
-	inner := evalCtx{self: node, depth: c.depth}
+	inner := evalCtx{self: node, module: c.module, depth: c.depth}
 	if ca, capDef := node.Capabilities[first], tr.reg.Capabilities(node.Type)[first]; capDef != nil && len(rest) > 1 {
 		prop, _ := litString(rest[1])
 		if ca != nil {
@@ -244,7 +276,7 @@ func (tr *translator) getProperty(c evalCtx, x *Call) (tfv, error) {
 		if rel, ok := req.RelProperties[prop]; ok {
 			expr = rel
 		} else if v, ok := target.Properties[prop]; ok {
-			expr, inner = v, evalCtx{self: target, depth: c.depth}
+			expr, inner = v, evalCtx{self: target, module: c.module, depth: c.depth}
 		} else {
 			def = tr.reg.Properties(NodeType, target.Type)[prop]
 		}
@@ -309,10 +341,10 @@ func (tr *translator) getAttribute(c evalCtx, x *Call) (tfv, error) {
 		if _, isCap := tr.reg.Capabilities(node.Type)[name]; isCap {
 			attr, _ := litString(rest[1])
 			if attr != "ip_address" {
-				return tfv{}, &errUnresolvable{fmt.Sprintf("attribute %q of capability %q of %q is not reported by the %s target", attr, name, node.Name, tr.target)}
+				return tfv{}, unresolvable("attribute %q of capability %q of %q is not reported by the %s target", attr, name, node.Name, tr.target)
 			}
 			name, rest = "public_address", rest[1:]
-			if !tr.isPublic(node) {
+			if !tr.isPublic(tr.hostNode(node)) {
 				name = "private_address"
 			}
 		}
@@ -324,18 +356,29 @@ func (tr *translator) getAttribute(c evalCtx, x *Call) (tfv, error) {
 	// A software node's addresses are its host's.
 	if info.Kind == kindSoftware {
 		if name != "private_address" && name != "public_address" && name != "ip_address" {
-			return tfv{}, &errUnresolvable{fmt.Sprintf("attribute %q of software node %q is only known after configuration, which orchestrator does not run", name, node.Name)}
+			return tfv{}, unresolvable("attribute %q of software node %q is only known after configuration, which orchestrator does not run", name, node.Name)
 		}
 		info = tr.nodes[info.Host]
 	}
+	if info.Kind == kindRecorded {
+		return tfv{}, unresolvable("node %q is recorded, not deployed, so its attribute %q is null", node.Name, name)
+	}
 	output, ok := attributeOutputs[info.Kind][name]
 	if !ok {
-		return tfv{}, &errUnresolvable{fmt.Sprintf("attribute %q of %q is not reported by the %s target", name, node.Name, tr.target)}
+		return tfv{}, unresolvable("attribute %q of %q is not reported by the %s target", name, node.Name, tr.target)
 	}
+	if info.Kind == "compute" && output == "public_address" && !tr.isPublic(info.node) {
+		return tfv{}, unresolvable("%q has no public address (it asks for none: no PUBLIC endpoint and no public network)", info.node.Name)
+	}
+	if c.module != "" && info.ident == c.module {
+		return tfv{}, unresolvable("%q refers to its own attribute %q, which exists only once %q is created", node.Name, name, node.Name)
+	}
+	// Every module output reached here has a value once the module is applied
+	// (a public address only when asked for, checked above).
 	mod := "module." + info.ident
 	v := tfv{expr: fmt.Sprintf("%s[0].%s", mod, output)}
 	if info.scalable {
-		v.expr = fmt.Sprintf("%s[*].%s", mod, output)
+		v.expr, v.list = fmt.Sprintf("%s[*].%s", mod, output), true
 	}
 	if len(rest) > 1 {
 		l, ok := rest[1].(*Lit)
@@ -343,26 +386,48 @@ func (tr *translator) getAttribute(c evalCtx, x *Call) (tfv, error) {
 		if !ok || i < 0 {
 			return tfv{}, fmt.Errorf("get_attribute: index must be a whole number")
 		}
+		v.list = false
 		switch {
 		case info.scalable:
+			if n, known := info.count.val.(int64); known && info.count.known && i >= n {
+				return tfv{}, unresolvable("%q has %d instances, so it has no instance %d", info.node.Name, n, i)
+			}
 			v.expr = fmt.Sprintf("%s[%d].%s", mod, i, output)
 		case output == "networks":
 			v.expr = fmt.Sprintf("%s[0].%s[%d]", mod, output, i)
 		case i != 0:
 			// INDIGO templates index addresses: a server has one, at index 0.
-			return tfv{}, fmt.Errorf("get_attribute: %q of %q has one value, index %d is out of range", name, node.Name, i)
+			return tfv{}, unresolvable("%q of %q has one value, so it has no element %d", name, node.Name, i)
 		}
 	}
 	return v, nil
 }
 
+// hostNode is the Compute that stands for a node's addresses: its host for
+// software, the node itself otherwise.
+func (tr *translator) hostNode(n *NodeTemplate) *NodeTemplate {
+	if info := tr.nodes[n.Name]; info != nil && info.Kind == kindSoftware {
+		return tr.nodes[info.Host].node
+	}
+	return n
+}
+
 func (tr *translator) concat(c evalCtx, args []Expr) (tfv, error) {
 	var parts []tfv
 	allLit := true
-	for _, a := range args {
+	for i, a := range args {
 		v, err := tr.eval(c, a)
 		if err != nil {
 			return tfv{}, err
+		}
+		if v.known && v.val == nil {
+			return tfv{}, unresolvable("concat: part %d is null", i+1)
+		}
+		if v.list {
+			return tfv{}, unresolvable("concat: part %d is a list (one value per instance of a scaled node), not text; index it", i+1)
+		}
+		if _, isList := v.val.([]any); v.known && isList {
+			return tfv{}, unresolvable("concat: part %d is a list, not text", i+1)
 		}
 		parts = append(parts, v)
 		allLit = allLit && v.expr == ""
@@ -370,6 +435,7 @@ func (tr *translator) concat(c evalCtx, args []Expr) (tfv, error) {
 	out := tfv{}
 	var text strings.Builder
 	hcl := make([]string, len(parts))
+	var guards []string
 	known := true
 	for i, p := range parts {
 		out.sensitive = out.sensitive || p.sensitive
@@ -378,14 +444,27 @@ func (tr *translator) concat(c evalCtx, args []Expr) (tfv, error) {
 			text.WriteString(scalarText(jsonish(p.val)))
 		}
 		hcl[i] = p.hcl()
+		if p.nullable && p.expr != "" {
+			guards = append(guards, p.expr)
+		}
 	}
 	if known {
 		out.val, out.known = text.String(), true
 	}
 	if !allLit {
 		out.expr = `join("", [` + strings.Join(hcl, ", ") + `])`
+		out.expr = guardNull(out.expr, guards)
 	}
 	return out, nil
+}
+
+// guardNull makes expr null, instead of a failure inside Terraform, when one of
+// the values it needs is null.
+func guardNull(expr string, values []string) string {
+	if len(values) == 0 {
+		return expr
+	}
+	return fmt.Sprintf("anytrue([for v in [%s] : v == null]) ? null : %s", strings.Join(values, ", "), expr)
 }
 
 func (tr *translator) join(c evalCtx, x *Call) (tfv, error) {
@@ -399,16 +478,25 @@ func (tr *translator) join(c evalCtx, x *Call) (tfv, error) {
 			return tfv{}, err
 		}
 	}
+	if list.known && list.val == nil {
+		return tfv{}, unresolvable("join: the list is null")
+	}
 	out := tfv{sensitive: list.sensitive || delim.sensitive}
 	if items, ok := list.val.([]any); ok && list.known && delim.known {
 		strs := make([]string, len(items))
 		for i, it := range items {
+			if it == nil {
+				return tfv{}, unresolvable("join: element %d is null", i)
+			}
 			strs[i] = scalarText(jsonish(it))
 		}
 		out.val, out.known = strings.Join(strs, scalarText(delim.val)), true
 	}
 	if list.expr != "" || delim.expr != "" {
 		out.expr = fmt.Sprintf("join(%s, %s)", delim.hcl(), list.hcl())
+		if list.nullable && list.expr != "" {
+			out.expr = fmt.Sprintf("%s == null || anytrue([for v in %s : v == null]) ? null : %s", list.expr, list.expr, out.expr)
+		}
 	}
 	return out, nil
 }
@@ -427,12 +515,17 @@ func (tr *translator) token(c evalCtx, x *Call) (tfv, error) {
 			out.val, out.known = fields[idx], true
 		}
 	}
+	if s.known && s.val == nil {
+		return tfv{}, unresolvable("token: the string is null")
+	}
 	if s.expr != "" {
+		// A string with fewer tokens (or a null one) gives null, not a failure.
 		class := "[^" + regexp.QuoteMeta(seps) + "]+"
-		out.expr = fmt.Sprintf("element(regexall(%s, %s), %d)", hclString(class), s.expr, idx)
+		out.expr = fmt.Sprintf("try(regexall(%s, %s)[%d], null)", hclString(class), s.expr, idx)
+		out.nullable = true
 	}
 	if !out.known && out.expr == "" {
-		return tfv{}, fmt.Errorf("token: %q has no token %d", scalarText(s.val), idx)
+		return tfv{}, unresolvable("token: %q has no token %d", scalarText(s.val), idx)
 	}
 	return out, nil
 }

@@ -128,20 +128,23 @@ func tfType(s *Schema, reg *Registry) string {
 		return "number"
 	case tBoolean:
 		return "bool"
+	// A list or map of values of no single Terraform type (data types, maps of
+	// different keys) is "any": list(any) would demand one element type and
+	// refuse [{a, b}, {a}].
 	case tList:
 		if s.EntrySchema != nil {
 			if e := tfType(s.EntrySchema, reg); e != "any" {
 				return "list(" + e + ")"
 			}
 		}
-		return "list(any)"
+		return "any"
 	case tMap:
 		if s.EntrySchema != nil {
 			if e := tfType(s.EntrySchema, reg); e != "any" {
 				return "map(" + e + ")"
 			}
 		}
-		return "map(any)"
+		return "any"
 	case tRange:
 		return "list(any)"
 	}

@@ -49,8 +49,18 @@ type NodeTemplate struct {
 	Directives   []string
 	Pos          Pos
 	TypePos      Pos
+	// KeyPos is where each key of the node template is written (interfaces, artifacts...).
+	KeyPos map[string]Pos
 	// Host is the node this one is hosted on (its host requirement), or "".
 	Host string
+}
+
+// keyPos is where a key of the node template is written, or the node's position.
+func (n *NodeTemplate) keyPos(key string) Pos {
+	if p, ok := n.KeyPos[key]; ok {
+		return p
+	}
+	return n.Pos
 }
 
 // CapabilityAssignment holds the property values a node template gives a capability.

@@ -35,6 +35,7 @@ func normativeTypes() *Registry {
 				t.builtin = true
 			}
 		}
+		p.reg.indexShortNames()
 		normative = p.reg
 	})
 	return normative

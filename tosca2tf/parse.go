@@ -225,11 +225,15 @@ func (p *parser) readImports(n *yaml.Node, file string, from location) {
 			}
 			ref = strings.TrimSuffix(base, "/") + "/" + strings.TrimPrefix(ref, "/")
 		}
-		loc, data, err := p.resolver.resolve(p.ctx, ref, from)
+		res, err := p.resolver.resolve(p.ctx, ref, from)
 		if err != nil {
 			p.d.errorf(posOf(file, at), KindImport, "%s", err.Error())
 			continue
 		}
+		if res.note != "" {
+			p.d.warnf(posOf(file, at), KindImport, "%s", res.note)
+		}
+		loc, data := res.loc, res.data
 		if p.loaded[loc.String()] {
 			continue
 		}
@@ -435,6 +439,15 @@ func (p *parser) readSchema(n *yaml.Node, file string) *Schema {
 // against the constrained value's type.
 func (p *parser) readConstraints(n *yaml.Node, file string) []*Constraint {
 	list, ok := items(n)
+	if es, isMap := entries(n); !ok && isMap {
+		// Production templates write constraints as one mapping of operators
+		// ({valid_values: [...]}): read it as the list it means, and say so.
+		p.d.warnf(posOf(file, n), KindSyntax, "constraints should be a list of one-operator mappings (- valid_values: [...]); this mapping is read as such a list")
+		for _, e := range es {
+			list = append(list, &yaml.Node{Kind: yaml.MappingNode, Line: e.KeyN.Line, Column: e.KeyN.Column, Content: []*yaml.Node{e.KeyN, e.Value}})
+		}
+		ok = true
+	}
 	if !ok {
 		p.d.errorf(posOf(file, n), KindSyntax, "constraints must be a list")
 		return nil
@@ -643,7 +656,7 @@ func (p *parser) readInputs(t *Template, n *yaml.Node, file string) {
 		if def.Default != nil {
 			raw, err := plain(def.Default)
 			if err == nil {
-				raw, err = p.vc.check(raw, &in.Schema, "")
+				raw, err = p.vc.check(asWritten(raw, def.Default, &in.Schema), &in.Schema, "")
 			}
 			if err != nil {
 				p.d.errorf(posOf(file, def.Default), KindConstraint, "default of input %q: %s", e.Key, err.Error())
@@ -669,13 +682,15 @@ func (p *parser) readNodes(t *Template, n *yaml.Node, file string) {
 	}
 	for _, e := range es {
 		node := &NodeTemplate{Name: e.Key, Pos: posOf(file, e.KeyN), Properties: map[string]Expr{}, Attributes: map[string]Expr{},
-			Capabilities: map[string]*CapabilityAssignment{}, Artifacts: map[string]*Artifact{}, Interfaces: map[string]any{}}
+			Capabilities: map[string]*CapabilityAssignment{}, Artifacts: map[string]*Artifact{}, Interfaces: map[string]any{},
+			KeyPos: map[string]Pos{}}
 		fields, ok := entries(e.Value)
 		if !ok {
 			p.d.errorf(posOf(file, e.Value), KindSyntax, "node template %q must be a mapping", e.Key)
 			continue
 		}
 		for _, f := range fields {
+			node.KeyPos[f.Key] = posOf(file, f.KeyN)
 			switch f.Key {
 			case "type":
 				node.Type, _ = scalarString(f.Value)
@@ -700,7 +715,14 @@ func (p *parser) readNodes(t *Template, n *yaml.Node, file string) {
 				}
 			case "directives":
 				node.Directives = stringList(f.Value)
-			case "metadata", "copy", "node_filter":
+				if len(node.Directives) > 0 {
+					p.d.nodeWarnf(e.Key, posOf(file, f.KeyN), KindUnsupported, "node %q: directives (%s) are not honoured; the node is deployed as written here", e.Key, strings.Join(node.Directives, ", "))
+				}
+			case "metadata":
+			case "copy", "node_filter":
+				// Neither is honoured: say so rather than deploy something else quietly.
+				what := map[string]string{"copy": "copying another node template", "node_filter": "a node_filter (selecting an existing node)"}[f.Key]
+				p.d.nodeWarnf(e.Key, posOf(file, f.KeyN), KindUnsupported, "node %q: %s is not supported; the node is deployed as written here", e.Key, what)
 			default:
 				p.d.errorf(posOf(file, f.KeyN), KindSyntax, "unknown key %q in node template %q", f.Key, e.Key)
 			}
@@ -797,7 +819,9 @@ func (p *parser) readCapabilityAssignments(node *NodeTemplate, n *yaml.Node, fil
 			switch f.Key {
 			case "properties":
 				c.Properties = p.readAssignments(f.Value, file)
-			case "attributes", "occurrences":
+			case "attributes":
+				p.d.nodeWarnf(node.Name, posOf(file, f.KeyN), KindUnsupported, "node %q capability %q: attribute values are ignored: the target reports attributes, a template cannot set them", node.Name, e.Key)
+			case "occurrences":
 			default:
 				p.d.errorf(posOf(file, f.KeyN), KindSyntax, "unknown key %q in capability %q", f.Key, e.Key)
 			}
@@ -847,6 +871,8 @@ func (p *parser) readRequirementAssignments(node *NodeTemplate, n *yaml.Node, fi
 						r.Relationship, _ = scalarString(x.Value)
 					case "properties":
 						r.RelProperties = p.readAssignments(x.Value, file)
+					case "interfaces":
+						p.d.nodeWarnf(node.Name, posOf(file, x.KeyN), KindUnsupported, "node %q requirement %q: relationship interface operations are not run: orchestrator runs no configuration tool", node.Name, r.Name)
 					}
 				}
 			case "node_filter":
@@ -899,6 +925,8 @@ func (p *parser) readRelationshipTemplates(t *Template, n *yaml.Node, file strin
 				r.Type, _ = scalarString(f.Value)
 			case "properties":
 				r.Properties = p.readAssignments(f.Value, file)
+			case "interfaces":
+				p.d.warnf(posOf(file, f.KeyN), KindUnsupported, "relationship template %q: interface operations are not run: orchestrator runs no configuration tool", r.Name)
 			}
 		}
 		if p.reg.Lookup(RelationshipType, r.Type) == nil {
@@ -946,6 +974,8 @@ func (p *parser) readGroups(t *Template, n *yaml.Node, file string) {
 				g.Type, _ = scalarString(f.Value)
 			case "members", "targets":
 				g.Members = stringList(f.Value)
+			case "properties", "interfaces":
+				p.d.warnf(posOf(file, f.KeyN), KindUnsupported, "group %q: %s are recorded but not acted on", g.Name, f.Key)
 			}
 		}
 		t.Groups = append(t.Groups, g)

@@ -92,6 +92,10 @@ type TypeDef struct {
 // declares or imports.
 type Registry struct {
 	types map[TypeKind]map[string]*TypeDef
+	// short maps the normative types' last name segments ("PortSpec") to their
+	// full names, where the segment is unique within its kind. It is built once
+	// for the built-in types and shared, read-only, by every clone.
+	short map[TypeKind]map[string]string
 }
 
 func newRegistry() *Registry {
@@ -109,11 +113,34 @@ func (r *Registry) clone() *Registry {
 			c.types[k][n] = t
 		}
 	}
+	c.short = r.short
 	return c
 }
 
-// Lookup finds a type by full name, short name ("Compute") or prefixed name
-// ("tosca:Compute").
+// indexShortNames records the last name segment of every type, where it is
+// unique within its kind (the TOSCA shorthand names: PortSpec for
+// tosca.datatypes.network.PortSpec, Network for tosca.nodes.network.Network).
+func (r *Registry) indexShortNames() {
+	r.short = map[TypeKind]map[string]string{}
+	for kind, m := range r.types {
+		count := map[string]int{}
+		full := map[string]string{}
+		for name := range m {
+			seg := name[strings.LastIndex(name, ".")+1:]
+			count[seg]++
+			full[seg] = name
+		}
+		r.short[kind] = map[string]string{}
+		for seg, n := range count {
+			if n == 1 {
+				r.short[kind][seg] = full[seg]
+			}
+		}
+	}
+}
+
+// Lookup finds a type by full name, short name ("Compute", "PortSpec") or
+// prefixed name ("tosca:Compute").
 func (r *Registry) Lookup(kind TypeKind, name string) *TypeDef {
 	m := r.types[kind]
 	if t, ok := m[name]; ok {
@@ -122,6 +149,9 @@ func (r *Registry) Lookup(kind TypeKind, name string) *TypeDef {
 	short := strings.TrimPrefix(name, "tosca:")
 	if t, ok := m[shortPrefix[kind]+short]; ok {
 		return t
+	}
+	if full, ok := r.short[kind][short]; ok && !strings.Contains(short, ".") {
+		return m[full]
 	}
 	return nil
 }

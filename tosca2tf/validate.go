@@ -146,7 +146,7 @@ func (p *parser) validateRequirement(t *Template, n *NodeTemplate, r *Requiremen
 			return
 		}
 		// Not declared by the type, but the template says what it means.
-		p.d.warnf(r.Pos, KindRequirement, "node %q: type %s declares no requirement %q; using the relationship given", n.Name, n.Type, r.Name)
+		p.d.nodeWarnf(n.Name, r.Pos, KindRequirement, "node %q: type %s declares no requirement %q; using the relationship given", n.Name, n.Type, r.Name)
 		def = &RequirementDef{Name: r.Name, Relationship: r.Relationship, Capability: r.Capability}
 	}
 	if r.Relationship == "" {
@@ -198,7 +198,7 @@ func (p *parser) validateRequirement(t *Template, n *NodeTemplate, r *Requiremen
 	if def.Node != "" && p.reg.Lookup(NodeType, def.Node) != nil && !p.reg.IsA(NodeType, targetType, def.Node) {
 		// Type libraries in the wild are not always consistent (INDIGO's Docker
 		// runtime is no Container.Runtime): say so, but follow the template.
-		p.d.warnf(r.Pos, KindRequirement, "node %q requirement %q expects a %s, but %q is a %s", n.Name, r.Name, def.Node, r.Node, targetType)
+		p.d.nodeWarnf(n.Name, r.Pos, KindRequirement, "node %q requirement %q expects a %s, but %q is a %s", n.Name, r.Name, def.Node, r.Node, targetType)
 	}
 }
 
@@ -220,7 +220,7 @@ func (p *parser) bindAbstract(t *Template, n *NodeTemplate, r *RequirementAssign
 		}
 		if p.reg.IsA(NodeType, cand.Type, want) {
 			r.Node = cand.Name
-			p.d.warnf(r.Pos, KindRequirement, "node %q requirement %q names no node: using %q, the first %s", n.Name, r.Name, cand.Name, want)
+			p.d.nodeWarnf(n.Name, r.Pos, KindRequirement, "node %q requirement %q names no node: using %q, the first %s", n.Name, r.Name, cand.Name, want)
 			return
 		}
 	}

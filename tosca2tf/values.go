@@ -79,6 +79,22 @@ func (s ScalarUnit) In(kind, unit string) int64 {
 	return n.Int64()
 }
 
+// CloudGB is a disk or volume size in the unit clouds use, rounded up: clouds
+// size disks in GiB and call them GB, so a size written in decimal units (GB,
+// MB, TB) counts in those GB ("20 GB" is 20, "500 MB" is 1, "1 TB" is 1000) and
+// one in binary units converts exactly ("20 GiB" is 20, "1 TiB" is 1024). Either
+// way the disk is at least as large as asked.
+func (s ScalarUnit) CloudGB() int64 {
+	unit := "gib"
+	if m := scalarRE.FindStringSubmatch(s.Text); m != nil {
+		switch strings.ToLower(m[2]) {
+		case "kb", "mb", "gb", "tb":
+			unit = "gb"
+		}
+	}
+	return s.In(tSize, unit)
+}
+
 func (s ScalarUnit) MarshalJSON() ([]byte, error) { return json.Marshal(s.Text) }
 
 var scalarRE = regexp.MustCompile(`^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*([A-Za-z]+)\s*$`)

@@ -1,6 +1,7 @@
 package tosca2tf
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -141,5 +142,130 @@ topology_template:
 	got, err := CheckInputs(tmpl, map[string]any{"cpus": "4", "flag": "true"})
 	if err != nil || got["cpus"] != int64(4) || got["flag"] != true {
 		t.Fatalf("coercion: %v %v", got, err)
+	}
+}
+
+// Production templates write constraints as a mapping and use the normative
+// short names (PortSpec, PortDef): both are read, the first with a warning.
+func TestParse_ConstraintsMapAndShortNames(t *testing.T) {
+	tmpl := mustParse(t, `tosca_definitions_version: tosca_simple_yaml_1_3
+data_types:
+  example.Ports:
+    derived_from: tosca.datatypes.Root
+    properties:
+      web: { type: PortSpec }
+      admin: { type: tosca:PortDef }
+topology_template:
+  inputs:
+    flavor:
+      type: string
+      default: small
+      constraints:
+        valid_values: [ small, large ]
+    ports:
+      type: example.Ports
+      default: { web: { protocol: tcp, source: 80 }, admin: 8443 }
+  node_templates:
+    vm: { type: Compute }
+`)
+	if len(tmpl.Warnings) != 1 || tmpl.Warnings[0].Pos.Line != 14 || !strings.Contains(tmpl.Warnings[0].Message, "constraints should be a list") {
+		t.Fatalf("warnings: %v", tmpl.Warnings)
+	}
+	if _, err := CheckInputs(tmpl, map[string]any{"flavor": "huge"}); err == nil || !strings.Contains(err.Error(), "not one of") {
+		t.Fatalf("the map constraint must apply: %v", err)
+	}
+	if _, err := CheckInputs(tmpl, map[string]any{"ports": map[string]any{"admin": int64(70000)}}); err == nil {
+		t.Fatalf("PortDef's range must apply")
+	}
+	for kind, name := range map[TypeKind]string{DataType: "PortSpec", NodeType: "Network", CapabilityType: "Linkable"} {
+		if tmpl.Types.Lookup(kind, name) == nil {
+			t.Errorf("short name %s does not resolve", name)
+		}
+	}
+}
+
+// YAML reads "version: 18.0" as a number; where a string is expected the author
+// meant the text they wrote.
+func TestTranslate_NumbersWrittenAsStringsKeepTheirText(t *testing.T) {
+	tmpl := mustParse(t, `tosca_definitions_version: tosca_simple_yaml_1_3
+topology_template:
+  inputs:
+    release: { type: string, default: 20.10 }
+  node_templates:
+    vm:
+      type: tosca.nodes.Compute
+      capabilities:
+        os: { properties: { distribution: fedora, version: 18.0 } }
+`)
+	if v := tmpl.Input("release").Default; v != "20.10" {
+		t.Errorf("input default = %v", v)
+	}
+	res, err := Translate(tmpl, Options{Target: "local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(res.Main), `"version": "18.0"`) {
+		t.Errorf("os version lost its text:\n%s", res.Main)
+	}
+}
+
+// Disk and volume sizes count in the cloud's GB: never less than asked, and
+// "20 GB" is 20, not 19.
+func TestScalarUnit_CloudGB(t *testing.T) {
+	for in, want := range map[string]int64{
+		"20 GB": 20, "20 GiB": 20, "500 MB": 1, "1 TB": 1000, "1 TiB": 1024, "1.5 GB": 2, "10240 MiB": 10,
+		"20000000000 B": 19, "1 kB": 1, "0 MB": 0,
+	} {
+		sc, err := parseScalar(tSize, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := sc.CloudGB(); got != want {
+			t.Errorf("%s: %d GB, want %d", in, got, want)
+		}
+	}
+}
+
+// An output that needs a value that will not exist is null with a warning: a
+// null never renders as "<nil>" inside a URL, and nothing fails in Terraform.
+func TestTranslate_AbsentValuesMakeNullOutputs(t *testing.T) {
+	tmpl := mustParse(t, `tosca_definitions_version: tosca_simple_yaml_1_3
+topology_template:
+  inputs:
+    domain: { type: string, required: false }
+    names: { type: list, entry_schema: { type: string }, default: [] }
+  node_templates:
+    vm: { type: tosca.nodes.Compute }
+  outputs:
+    url: { value: { concat: [ "https://", { get_input: domain }, "/" ] } }
+    first: { value: { get_input: [ names, 0 ] } }
+    public: { value: { concat: [ "ssh ", { get_attribute: [ vm, public_address ] } ] } }
+    private: { value: { concat: [ "ssh ", { get_attribute: [ vm, private_address ] } ] } }
+`)
+	res, err := Translate(tmpl, Options{Target: "local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(res.Main), "<nil>") {
+		t.Fatalf("a null rendered as <nil>:\n%s", res.Main)
+	}
+	var root struct {
+		Output map[string]map[string]any `json:"output"`
+	}
+	json.Unmarshal(res.Main, &root)
+	for name, line := range map[string]int{"url": 9, "first": 10, "public": 11} {
+		if v, ok := root.Output[name]["value"]; !ok || v != nil {
+			t.Errorf("output %s = %v, want null", name, v)
+		}
+		found := false
+		for _, w := range res.Warnings {
+			found = found || (w.Pos.Line == line && strings.Contains(w.Message, "output \""+name+"\"") && strings.Contains(w.Message, "it will be null"))
+		}
+		if !found {
+			t.Errorf("no warning for output %s at line %d: %v", name, line, res.Warnings)
+		}
+	}
+	if v := root.Output["private"]["value"]; v != `${join("", ["ssh ", module.vm[0].private_address])}` {
+		t.Errorf("private = %v", v)
 	}
 }

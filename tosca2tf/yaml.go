@@ -221,3 +221,17 @@ func checkExpansion(root *yaml.Node) error {
 	_, err := size(root)
 	return err
 }
+
+// asWritten returns a literal's text where a string or version is expected: YAML reads
+// "version: 18.0" as the number 18 and "20.10" as 20.1, but the author wrote
+// the text.
+func asWritten(v any, n *yaml.Node, s *Schema) any {
+	if s == nil || (s.Type != tString && s.Type != tVersion) || n == nil {
+		return v
+	}
+	n = resolveAlias(n)
+	if n.Kind == yaml.ScalarNode && (n.Tag == "!!float" || n.Tag == "!!int") {
+		return n.Value
+	}
+	return v
+}

@@ -62,6 +62,8 @@ type serveConfig struct {
 	ShutdownGrace  time.Duration
 	TypesMap       []string
 	AllowFetch     []string
+	FetchCacheDir  string
+	FetchMaxAge    time.Duration
 	Schedules      jobs.Schedules
 	KillGrace      time.Duration
 	RunTimeout     time.Duration
@@ -106,6 +108,8 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	grace := fs.Duration("shutdown-grace", 30*time.Second, "how long SIGTERM waits for requests and runs")
 	typesMap := fs.List("types-map", "serve URL imports under URLPREFIX from a local type library: URLPREFIX=DIR")
 	allowFetch := fs.List("allow-fetch", "allow fetching URL imports under this prefix over HTTP (off unless set)")
+	fetchCache := fs.String("fetch-cache-dir", "", "where fetched type libraries are cached (default DATA_DIR/type-cache)")
+	fetchMaxAge := fs.Duration("fetch-max-age", 24*time.Hour, "how long a cached type library is used before it is fetched again")
 	stalled := fs.String("stalled-schedule", "@every 1m", "cron schedule of stalled-run detection")
 	retentionSched := fs.String("retention-schedule", "@daily", "cron schedule of log retention")
 	cleanupSched := fs.String("cleanup-schedule", "@hourly", "cron schedule of workdir cleanup")
@@ -129,7 +133,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 		OIDCClientID: *clientID, OIDCScopes: *scopes,
 		TerraformPath: *tfPath, ToolsDir: *toolsDir, ProvidersDir: *providersDir, Workers: *workers, LogRetention: *retention,
 		StallAfter: *stall, SessionTTL: *session, LogFormat: *logFormat, LoadExamples: *loadExamples, ShutdownGrace: *grace,
-		TypesMap: *typesMap, AllowFetch: *allowFetch, KillGrace: *killGrace, RunTimeout: *runTimeout, ClockOffset: *clockOffset,
+		TypesMap: *typesMap, AllowFetch: *allowFetch, FetchCacheDir: *fetchCache, FetchMaxAge: *fetchMaxAge, KillGrace: *killGrace, RunTimeout: *runTimeout, ClockOffset: *clockOffset,
 		Schedules: jobs.Schedules{Stalled: *stalled, Retention: *retentionSched, Cleanup: *cleanupSched, LogRetention: *retention}}
 	c.Login = store.LoginLimits{AccountFailures: *loginFailures, ClientAccounts: *loginAccounts, Window: *loginWindow, Lockout: *loginLockout}
 	c.ClientIPHeader = *ipHeader
@@ -152,6 +156,9 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	}
 	if c.OIDCClientID != "" && len(c.OIDCIssuers) == 0 {
 		return nil, fmt.Errorf("--oidc-client-id needs --oidc-issuer: the dashboard signs in with the first issuer")
+	}
+	if c.FetchCacheDir == "" {
+		c.FetchCacheDir = filepath.Join(c.DataDir, "type-cache")
 	}
 	if c.Workers < 1 {
 		return nil, fmt.Errorf("--workers must be at least 1")
@@ -337,14 +344,14 @@ func (a engineAdapter) Plan(ctx context.Context, d *store.Deployment, redeploy b
 func newResolver(cfg *serveConfig) (*tosca2tf.Resolver, error) {
 	r := &tosca2tf.Resolver{}
 	for _, m := range cfg.TypesMap {
-		prefix, dir, ok := strings.Cut(m, "=")
-		if !ok || prefix == "" || dir == "" {
-			return nil, fmt.Errorf("--types-map wants URLPREFIX=DIR, got %q", m)
+		mapping, err := tosca2tf.ParseMapping(m)
+		if err != nil {
+			return nil, fmt.Errorf("--types-map: %w", err)
 		}
-		r.Mappings = append(r.Mappings, tosca2tf.Mapping{Prefix: prefix, Dir: dir})
+		r.Mappings = append(r.Mappings, mapping)
 	}
 	if len(cfg.AllowFetch) > 0 {
-		r.Fetch = &tosca2tf.FetchConfig{Allow: cfg.AllowFetch}
+		r.Fetch = &tosca2tf.FetchConfig{Allow: cfg.AllowFetch, CacheDir: cfg.FetchCacheDir, MaxAge: cfg.FetchMaxAge}
 	}
 	return r, nil
 }

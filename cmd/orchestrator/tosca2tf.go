@@ -28,14 +28,19 @@ func runTosca2tf(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	target := fs.String("target", "local", "target kind: local or openstack")
 	out := fs.String("o", "", "output directory for main.tf.json, terraform.tfvars.json and modules/")
-	check := fs.Bool("check", false, "only validate; print errors as file:line:col: message")
+	check := fs.Bool("check", false, "only validate; print errors as file:line:col: message. With a Terraform at hand, the generated module is also run through terraform validate and plan (offline)")
+	strict := fs.Bool("strict", false, "refuse nodes orchestrator would only record (orchestrator-side services such as an IAM client or a Marathon app)")
+	noTerraform := fs.Bool("no-terraform", false, "with --check: check the template only, without running Terraform")
+	tfPath := fs.String("terraform-path", "", "Terraform binary for --check (default: TOOLS_DIR/terraform-path, then a lookup)")
+	toolsDir := fs.String("tools-dir", envOr("ORCHESTRATOR_TOOLS_DIR", ".tools"), "toolchain directory (Terraform and the provider mirror, from `make tools`)")
 	targetConfig := fs.String("target-config", "", "JSON file with the target's configuration (flavors, images, networks)")
 	var inputs, typesMap, allowFetch multiFlag
 	fs.Var(&inputs, "input", "input value NAME=VALUE (VALUE is JSON when it parses as JSON, else a string; repeatable)")
-	fs.Var(&typesMap, "types-map", "serve URL imports under URLPREFIX from DIR: URLPREFIX=DIR (repeatable)")
+	fs.Var(&typesMap, "types-map", "serve URL imports under URLPREFIX from DIR: URLPREFIX=DIR; a * in URLPREFIX matches any branch or tag, {ref} in DIR is replaced by it (repeatable)")
 	fs.Var(&allowFetch, "allow-fetch", "allow fetching URL imports under this prefix over HTTP (repeatable)")
+	fetchCache := fs.String("fetch-cache-dir", "", "where fetched imports are cached (default: the user's cache directory)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: orchestrator tosca2tf TEMPLATE [--target local|openstack] [--input k=v ...] [--types-map URLPREFIX=DIR ...] (-o DIR | --check)")
+		fmt.Fprintln(stderr, "usage: orchestrator tosca2tf TEMPLATE [--target local|openstack] [--input k=v ...] [--types-map URLPREFIX=DIR ...] [--strict] (-o DIR | --check [--no-terraform])")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(reorderFlags(args)); err != nil {
@@ -55,15 +60,21 @@ func runTosca2tf(args []string, stdout, stderr io.Writer) int {
 	}
 	resolver := &tosca2tf.Resolver{AllowLocal: true}
 	for _, m := range typesMap {
-		prefix, dir, ok := strings.Cut(m, "=")
-		if !ok || prefix == "" || dir == "" {
-			fmt.Fprintf(stderr, "orchestrator tosca2tf: --types-map wants URLPREFIX=DIR, got %q\n", m)
+		mapping, err := tosca2tf.ParseMapping(m)
+		if err != nil {
+			fmt.Fprintln(stderr, "orchestrator tosca2tf: --types-map:", err)
 			return exitUsage
 		}
-		resolver.Mappings = append(resolver.Mappings, tosca2tf.Mapping{Prefix: prefix, Dir: dir})
+		resolver.Mappings = append(resolver.Mappings, mapping)
 	}
 	if len(allowFetch) > 0 {
-		resolver.Fetch = &tosca2tf.FetchConfig{Allow: allowFetch}
+		cache := *fetchCache
+		if cache == "" {
+			if dir, err := os.UserCacheDir(); err == nil {
+				cache = filepath.Join(dir, "orchestrator", "type-cache")
+			}
+		}
+		resolver.Fetch = &tosca2tf.FetchConfig{Allow: allowFetch, CacheDir: cache}
 	}
 	var cfg map[string]any
 	if *targetConfig != "" {
@@ -87,7 +98,8 @@ func runTosca2tf(args []string, stdout, stderr io.Writer) int {
 		printTemplateErrors(stderr, err)
 		return exitFailed
 	}
-	res, err := tosca2tf.Translate(tmpl, tosca2tf.Options{Target: *target, Inputs: values, DeploymentID: "local-" + strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), TargetConfig: cfg})
+	res, err := tosca2tf.Translate(tmpl, tosca2tf.Options{Target: *target, Inputs: values, Strict: *strict,
+		DeploymentID: "local-" + strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), TargetConfig: cfg})
 	if err != nil {
 		printTemplateErrors(stderr, err)
 		return exitFailed
@@ -96,7 +108,14 @@ func runTosca2tf(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", w.Pos, w.Message)
 	}
 	if *check {
-		fmt.Fprintf(stdout, "%s: valid (%d nodes, target %s)\n", path, len(res.Nodes), *target)
+		how := "template checked; Terraform not run"
+		if !*noTerraform {
+			var ok bool
+			if how, ok = checkWithTerraform(stderr, path, *tfPath, *toolsDir, *target, res); !ok {
+				return exitFailed
+			}
+		}
+		fmt.Fprintf(stdout, "%s: valid (%d nodes, target %s; %s)\n", path, len(res.Nodes), *target, how)
 		return exitOK
 	}
 	if err := writeRootModule(*out, *target, res); err != nil {
@@ -105,6 +124,45 @@ func runTosca2tf(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "wrote %s (main.tf.json, terraform.tfvars.json, modules/%s)\nrun: cd %s && terraform init && terraform apply\n", *out, *target, *out)
 	return exitOK
+}
+
+// checkWithTerraform runs the generated module through Terraform when a
+// toolchain is found; it prints what Terraform refused and says how far the
+// check went.
+func checkWithTerraform(stderr io.Writer, path, tfPath, toolsDir, target string, res *tosca2tf.Result) (string, bool) {
+	ctx := context.Background()
+	tc, cleanup, err := findToolchain(ctx, tfPath, toolsDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: note: Terraform not run, the template alone was checked: %v\n", path, err)
+		return "template checked; no Terraform found", true
+	}
+	defer cleanup()
+	problems, planned, err := terraformCheck(ctx, tc, target, res)
+	if err != nil {
+		fmt.Fprintln(stderr, "orchestrator tosca2tf:", err)
+		return "", false
+	}
+	for _, p := range problems {
+		if p.Node != "" {
+			fmt.Fprintf(stderr, "%s: node %q: terraform: %s\n", p.Pos, p.Node, p.Message)
+		} else {
+			fmt.Fprintf(stderr, "%s: terraform: %s\n", path, p.Message)
+		}
+	}
+	if len(problems) > 0 {
+		return "", false
+	}
+	if !planned {
+		return "terraform validate passed; the plan needs the cloud", true
+	}
+	return "terraform validate and plan passed", true
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
 
 func writeRootModule(dir, target string, res *tosca2tf.Result) error {
@@ -186,7 +244,7 @@ func reorderFlags(args []string) []string {
 func isBoolFlag(a string) bool {
 	name := strings.TrimLeft(a, "-")
 	switch name {
-	case "check", "wait", "f", "follow", "password-stdin", "hard", "force", "redeploy", "all", "offline", "help", "h", "quiet", "q", "json":
+	case "check", "wait", "f", "follow", "password-stdin", "hard", "force", "redeploy", "all", "offline", "help", "h", "quiet", "q", "json", "strict", "no-terraform":
 		return true
 	}
 	return false

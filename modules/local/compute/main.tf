@@ -22,7 +22,10 @@ locals {
   # Private address: the first bound port's; otherwise host number
   # address_offset + index of the network, wrapped so that small networks work
   # too (skipping the network address, the gateway .1 and the last address).
-  network_cidr = var.network != null ? var.network.cidr : coalesce(try(var.target.default_network_cidr, null), "10.10.0.0/16")
+  # A network module gives its cidr; an existing network (by name) and the
+  # target's default network use target.default_network_cidr.
+  network_cidr = coalesce(try(var.network.cidr, null), try(var.target.default_network_cidr, null), "10.10.0.0/16")
+  network_id   = var.network == null ? "default" : coalesce(var.network.id, var.network.name)
   network_bits = length(split(":", local.network_cidr)) > 1 ? 128 : 32
   network_size = try(pow(2, local.network_bits - tonumber(split("/", local.network_cidr)[1])), 0)
   host_number  = 2 + (max(var.address_offset + var.index, 2) - 2) % max(local.network_size - 3, 1)
@@ -32,7 +35,7 @@ locals {
   )
   networks = (length(var.ports) > 0
     ? [for p in var.ports : { network_id = p.network_id, port_id = p.id, ip_address = p.ip_address }]
-    : [{ network_id = var.network != null ? var.network.id : "default", port_id = null, ip_address = local.private_address }]
+    : [{ network_id = local.network_id, port_id = null, ip_address = local.private_address }]
   )
 
   # Public address: a host of the simulated floating IP pool.
@@ -80,7 +83,12 @@ resource "terraform_data" "server" {
     power_state     = var.power_state
     security_rules  = var.endpoint_ports
     ssh_public_keys = var.ssh_public_keys
+    users           = var.users
+    mounts          = local.mounts
+    tags            = var.tags
     software        = var.software
+    # What a cloud would boot the server with (cloudinit.tf), recorded.
+    cloud_init = local.cloud_init
   }
 
   # A new image is a new server; everything else changes in place.

@@ -38,6 +38,11 @@ output "networks" {
   value       = local.networks
 }
 
+output "cloud_init" {
+  description = "The cloud-init configuration the server boots with (recorded here: the server is simulated), or null."
+  value       = local.cloud_init
+}
+
 output "power_state" {
   description = "\"started\" or \"stopped\"."
   value       = var.power_state
@@ -66,6 +71,9 @@ output "orc_resource" {
       ssh_keys             = length(var.ssh_public_keys)
       host_key_fingerprint = tls_private_key.host_key.public_key_fingerprint_sha256
       host_public_key      = trimspace(tls_private_key.host_key.public_key_openssh)
+      users                = [for u in var.users : u.name]
+      mounts               = [for m in local.mounts : { volume_id = m.volume_id, location = m.location, fs_type = m.fs_type }]
+      tags                 = var.tags
       software             = try([for s in var.software : try(tostring(s.name), "")], [])
       boot_seconds         = max(local.boot_seconds, 0)
     }

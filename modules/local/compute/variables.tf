@@ -111,13 +111,18 @@ variable "endpoint_ports" {
 }
 
 variable "network" {
-  description = "The network the server sits on when it has no port: {id, cidr}; null = the target's default network."
+  description = "The network the server sits on when it has no port: {id, cidr} of a network module, or {name} of an existing network; null = the target's default network."
   type = object({
-    id        = string
-    cidr      = string
+    id        = optional(string)
+    cidr      = optional(string)
     subnet_id = optional(string)
+    name      = optional(string)
   })
   default = null
+  validation {
+    condition     = var.network == null ? true : (var.network.name == null) != (var.network.id == null)
+    error_message = "network needs either an id (a network module's) or the name of an existing network, not both."
+  }
 }
 
 variable "ports" {
@@ -164,8 +169,55 @@ variable "ssh_public_keys" {
   }
 }
 
+variable "users" {
+  description = "Accounts to create (TOSCA os_users): name, optional uid, sudo and one OpenSSH public key. The default user stays."
+  type = list(object({
+    name           = string
+    uid            = optional(number)
+    sudo           = optional(bool, false)
+    ssh_public_key = optional(string)
+  }))
+  default  = []
+  nullable = false
+  validation {
+    condition = alltrue([for u in var.users :
+      can(regex("^[a-z_][a-z0-9_-]{0,31}$", u.name)) && !contains(["root", "default"], u.name) &&
+      (u.uid == null ? true : (u.uid >= 1000 && u.uid < 60000 && floor(u.uid) == u.uid)) &&
+      (u.ssh_public_key == null ? true : can(regex("^(ssh-|ecdsa-|sk-)[^ ]+ [A-Za-z0-9+/=]+", u.ssh_public_key)))
+    ])
+    error_message = "Every user needs a name of lowercase letters, digits, _ or - (not root or default), a uid from 1000 to 59999 if any, and an OpenSSH public key if any."
+  }
+}
+
+variable "volumes" {
+  description = "Volumes attached to this server that are mounted at a location (TOSCA AttachesTo location): volume_id, location, fs_type, and format (true for a new volume: make a file system when it has none)."
+  type = list(object({
+    volume_id = string
+    location  = optional(string)
+    fs_type   = optional(string, "ext4")
+    format    = optional(bool, true)
+  }))
+  default  = []
+  nullable = false
+  validation {
+    condition = alltrue([for v in var.volumes :
+      (v.location == null ? true : can(regex("^/[A-Za-z0-9._/-]*$", v.location)) && !can(regex("(^|/)[.][.]?(/|$)", v.location)) &&
+      !contains(["", "/boot", "/etc", "/usr", "/proc", "/sys", "/dev", "/bin", "/sbin", "/lib", "/var", "/root"], trimsuffix(v.location, "/"))) &&
+      contains(["ext4", "ext3", "xfs", "btrfs"], v.fs_type)
+    ])
+    error_message = "Every volume location must be an absolute path of letters, digits, ., _, - and / (not a system directory), and fs_type one of ext4, ext3, xfs, btrfs."
+  }
+}
+
+variable "tags" {
+  description = "Tags of the server (TOSCA tags): metadata on clouds that have it."
+  type        = map(string)
+  default     = {}
+  nullable    = false
+}
+
 variable "software" {
-  description = "The software nodes hosted on this server (types, properties, artifacts): configuration payload kept with the server."
+  description = "The software nodes hosted on this server ({name, type}), shown with it; their configuration payload is the software module's."
   type        = any
   default     = []
   nullable    = false

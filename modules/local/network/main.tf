@@ -20,8 +20,9 @@ locals {
 
 resource "terraform_data" "network" {
   input = {
-    name          = local.name
-    deployment_id = var.deployment_id
+    name            = local.name
+    deployment_id   = var.deployment_id
+    external_access = var.external_access
   }
 }
 

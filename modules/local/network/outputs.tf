@@ -25,15 +25,16 @@ output "orc_resource" {
     cloud_id = terraform_data.network.id
     kind     = "network"
     attributes = {
-      simulated    = true
-      name         = local.name
-      subnet_id    = terraform_data.subnet.id
-      cidr         = local.cidr
-      ip_version   = var.ip_version
-      gateway_ip   = local.gateway_ip
-      start_ip     = var.start_ip
-      end_ip       = var.end_ip
-      dhcp_enabled = var.dhcp_enabled
+      simulated       = true
+      name            = local.name
+      subnet_id       = terraform_data.subnet.id
+      cidr            = local.cidr
+      ip_version      = var.ip_version
+      gateway_ip      = local.gateway_ip
+      start_ip        = var.start_ip
+      end_ip          = var.end_ip
+      dhcp_enabled    = var.dhcp_enabled
+      external_access = var.external_access
     }
   }
 }

@@ -6,10 +6,11 @@ terraform {
 }
 
 locals {
-  given    = var.device == null ? "" : var.device
-  is_dev   = startswith(local.given, "/dev/")
-  device   = local.is_dev ? local.given : "/dev/vdb"
-  location = local.given != "" && !local.is_dev ? local.given : null
+  given  = var.device == null ? "" : var.device
+  is_dev = startswith(local.given, "/dev/")
+  device = local.is_dev ? local.given : "/dev/vdb"
+  # A mount location given as the device (older translations) counts as one.
+  location = var.location != null ? var.location : (local.given != "" && !local.is_dev ? local.given : null)
 }
 
 resource "terraform_data" "attachment" {

@@ -37,3 +37,9 @@ variable "device" {
   type        = string
   default     = null
 }
+
+variable "location" {
+  description = "Where the volume is mounted on the server (TOSCA AttachesTo location), recorded here; the compute module's cloud-init does the mounting. null = not mounted."
+  type        = string
+  default     = null
+}

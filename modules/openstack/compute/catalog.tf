@@ -19,10 +19,17 @@ locals {
     { name = "xlarge", vcpus = 8, ram_mb = 16384, disk_gb = 160, gpus = 0 },
     { name = "gpu", vcpus = 8, ram_mb = 32768, disk_gb = 200, gpus = 1 },
   ]
+  # The current long-term releases first (a request for just "ubuntu" gets the
+  # newest), then CentOS 7 for older templates (end of life: real clouds are
+  # retiring it).
   default_images = [
     { name = "ubuntu-24.04", distribution = "ubuntu", version = "24.04", type = "linux", architecture = "x86_64" },
     { name = "ubuntu-22.04", distribution = "ubuntu", version = "22.04", type = "linux", architecture = "x86_64" },
+    { name = "debian-12", distribution = "debian", version = "12", type = "linux", architecture = "x86_64" },
     { name = "rocky-9", distribution = "rocky", version = "9", type = "linux", architecture = "x86_64" },
+    { name = "almalinux-9", distribution = "almalinux", version = "9", type = "linux", architecture = "x86_64" },
+    { name = "rocky-8", distribution = "rocky", version = "8", type = "linux", architecture = "x86_64" },
+    { name = "almalinux-8", distribution = "almalinux", version = "8", type = "linux", architecture = "x86_64" },
     { name = "centos-7", distribution = "centos", version = "7", type = "linux", architecture = "x86_64" },
   ]
 

@@ -1,7 +1,8 @@
 # A server on OpenStack: an instance with a key pair, a security group with one
 # rule per endpoint port, a port (its own, or the Port nodes bound to it), a
-# floating IP when asked for, and a power state that changes in place. The flavor
-# and image choice lives in catalog.tf (no data sources: they would need the
+# floating IP when asked for, cloud-init for extra keys, accounts and volume
+# mounts (cloudinit.tf), and a power state that changes in place. The flavor and
+# image choice lives in catalog.tf (no data sources for it: they would need the
 # cloud at plan time).
 
 terraform {
@@ -21,29 +22,29 @@ locals {
   external_network  = coalesce(try(var.target.external_network, null), "public")
   default_network   = coalesce(try(var.target.default_network, null), "private")
   # A default network known by id (default_network_id, or a UUID given as
-  # default_network) lets the server have a port of its own, hence a floating IP.
+  # default_network) lets the server have a port of its own.
   default_network_is_id = can(regex("^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$", local.default_network))
   default_network_id    = try(coalesce(var.target.default_network_id), local.default_network_is_id ? local.default_network : "")
+  # An existing network the template names (network = {name}, no id: the
+  # name must decide, as a network module's id is not known at plan time).
+  named_network = try(coalesce(var.network.name), "")
 
   # How the server is wired, first that applies:
   #   1. the Port nodes bound to it;
-  #   2. a port of its own on `network`, or on target.default_network_id;
-  #   3. target.default_network by name (Nova makes the port, so no floating IP:
-  #      associating one needs a port id, and no data source may look it up).
+  #   2. an existing network the template names, by name (Nova makes the port);
+  #   3. a port of its own on `network`, or on target.default_network_id;
+  #   4. target.default_network by name (Nova makes the port).
   # These depend only on values known at plan time, so counts stay known.
-  bound    = length(var.ports) > 0
-  own_port = !local.bound && (var.network != null || local.default_network_id != "")
-  by_name  = !local.bound && !local.own_port
+  bound        = length(var.ports) > 0
+  by_name      = !local.bound && (local.named_network != "" || !(var.network != null || local.default_network_id != ""))
+  own_port     = !local.bound && !local.by_name
+  network_name = local.named_network != "" ? local.named_network : local.default_network
   port_ids = (local.bound ? [for p in var.ports : p.id]
     : local.own_port ? [openstack_networking_port_v2.server[0].id] : []
   )
 
   # One rule per distinct endpoint (protocol, port, cidr); keys survive reordering.
   endpoint_rules = { for p in var.endpoint_ports : "${lower(p.protocol)}-${p.port}-${p.cidr}" => p... }
-
-  # The first key is the key pair; cloud-init adds the others.
-  extra_keys = length(var.ssh_public_keys) > 1 ? slice(var.ssh_public_keys, 1, length(var.ssh_public_keys)) : []
-  user_data  = length(local.extra_keys) > 0 ? "#cloud-config\n${yamlencode({ ssh_authorized_keys = local.extra_keys })}" : null
 }
 
 resource "openstack_compute_keypair_v2" "key" {
@@ -92,12 +93,12 @@ resource "openstack_compute_instance_v2" "server" {
   availability_zone = local.availability_zone != "" ? local.availability_zone : null
   # With ports, the security group is on the ports; by name, Nova makes the port.
   security_groups = local.by_name ? [openstack_networking_secgroup_v2.server.name] : null
-  user_data       = local.user_data
+  user_data       = local.cloud_init
   power_state     = var.power_state == "stopped" ? "shutoff" : "active"
-  metadata = {
+  metadata = merge(var.tags, {
     orchestrator_deployment = var.deployment_id
     orchestrator_node       = var.name
-  }
+  })
 
   dynamic "network" {
     for_each = local.port_ids
@@ -106,7 +107,7 @@ resource "openstack_compute_instance_v2" "server" {
     }
   }
   dynamic "network" {
-    for_each = local.by_name ? [local.default_network] : []
+    for_each = local.by_name ? [local.network_name] : []
     content {
       name = network.value
     }
@@ -125,10 +126,6 @@ resource "openstack_compute_instance_v2" "server" {
       condition     = local.image != null
       error_message = "no image in the target catalog matches ${local.image_request} (server ${var.name}); the catalog has: ${local.image_catalog_text}."
     }
-    precondition {
-      condition     = !(var.public_address && local.by_name)
-      error_message = "server ${var.name} asks for a public address but sits on target.default_network (\"${local.default_network}\") by name: a floating IP needs a port, so give the target a default_network_id (or default_network as an id), give the server a network, or bind a Port to it."
-    }
   }
 }
 
@@ -138,16 +135,19 @@ resource "openstack_networking_floatingip_v2" "public" {
   description = local.full_name
 }
 
-resource "openstack_networking_floatingip_associate_v2" "public" {
-  count       = var.public_address && !local.by_name ? 1 : 0
-  floating_ip = openstack_networking_floatingip_v2.public[0].address
-  port_id     = local.port_ids[0]
-  # Associate once the port is bound to the server.
-  depends_on = [openstack_compute_instance_v2.server]
+# A server attached to a network by name has the port Nova made for it: found
+# by the server's id and address once the server exists (so planning a new
+# server still needs no cloud).
+data "openstack_networking_port_v2" "by_name" {
+  count     = var.public_address && local.by_name ? 1 : 0
+  device_id = openstack_compute_instance_v2.server.id
+  fixed_ip  = openstack_compute_instance_v2.server.access_ip_v4
 }
 
-# The hosted software's configuration payload, kept in Terraform state beside the
-# server (and changed in place), as on every target.
-resource "terraform_data" "software" {
-  input = var.software
+resource "openstack_networking_floatingip_associate_v2" "public" {
+  count       = var.public_address ? 1 : 0
+  floating_ip = openstack_networking_floatingip_v2.public[0].address
+  port_id     = local.by_name ? data.openstack_networking_port_v2.by_name[0].id : local.port_ids[0]
+  # Associate once the port is bound to the server.
+  depends_on = [openstack_compute_instance_v2.server]
 }

@@ -34,6 +34,11 @@ output "networks" {
   value       = [for n in openstack_compute_instance_v2.server.network : { network_id = n.uuid, port_id = n.port, ip_address = n.fixed_ip_v4 }]
 }
 
+output "cloud_init" {
+  description = "The cloud-init configuration the server boots with (its user_data), or null."
+  value       = local.cloud_init
+}
+
 output "power_state" {
   description = "\"started\" or \"stopped\"."
   value       = var.power_state
@@ -63,6 +68,9 @@ output "orc_resource" {
       security_rules    = var.endpoint_ports
       key_pair          = length(var.ssh_public_keys) > 0 ? openstack_compute_keypair_v2.key[0].name : null
       ssh_keys          = length(var.ssh_public_keys)
+      users             = [for u in var.users : u.name]
+      mounts            = [for m in local.mounts : { volume_id = m.volume_id, location = m.location, fs_type = m.fs_type }]
+      tags              = var.tags
       software          = try([for s in var.software : try(tostring(s.name), "")], [])
     }
   }

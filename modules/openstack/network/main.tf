@@ -1,5 +1,5 @@
 # A Neutron network with one subnet, and a router from it to the target's external
-# network when target.external_network_id is set.
+# network when target.external_network_id is set and external_access is true.
 
 terraform {
   required_version = ">= 1.5.0"
@@ -22,7 +22,7 @@ locals {
   )
   cidr                = var.cidr == null ? local.default_cidr : var.cidr
   external_network_id = try(coalesce(var.target.external_network_id), "")
-  with_router         = local.external_network_id != ""
+  with_router         = local.external_network_id != "" && var.external_access
 }
 
 resource "openstack_networking_network_v2" "network" {

@@ -31,14 +31,15 @@ output "orc_resource" {
     cloud_id = openstack_networking_network_v2.network.id
     kind     = "network"
     attributes = {
-      simulated    = false
-      name         = openstack_networking_network_v2.network.name
-      subnet_id    = openstack_networking_subnet_v2.subnet.id
-      cidr         = openstack_networking_subnet_v2.subnet.cidr
-      ip_version   = var.ip_version
-      gateway_ip   = openstack_networking_subnet_v2.subnet.gateway_ip
-      dhcp_enabled = var.dhcp_enabled
-      router_id    = local.with_router ? openstack_networking_router_v2.router[0].id : null
+      simulated       = false
+      name            = openstack_networking_network_v2.network.name
+      subnet_id       = openstack_networking_subnet_v2.subnet.id
+      cidr            = openstack_networking_subnet_v2.subnet.cidr
+      ip_version      = var.ip_version
+      gateway_ip      = openstack_networking_subnet_v2.subnet.gateway_ip
+      dhcp_enabled    = var.dhcp_enabled
+      router_id       = local.with_router ? openstack_networking_router_v2.router[0].id : null
+      external_access = var.external_access
     }
   }
   depends_on = [openstack_networking_router_interface_v2.router]

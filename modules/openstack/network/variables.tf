@@ -73,3 +73,10 @@ variable "dhcp_enabled" {
   default     = true
   nullable    = false
 }
+
+variable "external_access" {
+  description = "Route the network to the target's external network (INDIGO network_type isolated: false)."
+  type        = bool
+  default     = true
+  nullable    = false
+}

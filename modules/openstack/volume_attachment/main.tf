@@ -14,7 +14,8 @@ locals {
   given  = var.device == null ? "" : var.device
   is_dev = startswith(local.given, "/dev/")
   # A TOSCA mount location (/data) is not a device: Nova chooses the device then.
-  location = local.given != "" && !local.is_dev ? local.given : null
+  # A mount location given as the device (older translations) counts as one.
+  location = var.location != null ? var.location : (local.given != "" && !local.is_dev ? local.given : null)
 }
 
 resource "openstack_compute_volume_attach_v2" "attachment" {
