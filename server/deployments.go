@@ -61,6 +61,9 @@ type submitRequest struct {
 	Target      *string           `json:"target"`
 	Description *string           `json:"description"`
 	Labels      map[string]string `json:"labels"`
+	// Strict refuses a template with nodes orchestrator would only record
+	// (orchestrator-side services such as DNS records or IAM clients).
+	Strict *bool `json:"strict"`
 }
 
 var validLabelKey = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/-]{0,62}$`)
@@ -82,7 +85,7 @@ func checkLabels(labels map[string]string) error {
 
 // translateFor checks a deployment's template and inputs against its target, the
 // way the engine will run them: 422 naming the template line or each bad input.
-func (s *Server) translateFor(ctx context.Context, d *store.Deployment) (*tosca2tf.Result, error) {
+func (s *Server) translateFor(ctx context.Context, d *store.Deployment, strict bool) (*tosca2tf.Result, error) {
 	res, err := s.engine.Translate(ctx, d)
 	if err != nil {
 		return nil, templateErrors(err, "template")
@@ -90,7 +93,35 @@ func (s *Server) translateFor(ctx context.Context, d *store.Deployment) (*tosca2
 	if err := s.checkSize(res); err != nil {
 		return nil, err
 	}
+	if strict {
+		if err := refuseRecorded(res); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
+}
+
+// refuseRecorded is strict mode: a template whose nodes would only be recorded
+// (no module deploys them; their attributes are null) is refused, each such node
+// named at its line, instead of accepted with a warning.
+func refuseRecorded(res *tosca2tf.Result) error {
+	var recorded []tosca2tf.NodeInfo
+	for _, n := range res.Nodes {
+		if n.Kind == "recorded" {
+			recorded = append(recorded, n)
+		}
+	}
+	if len(recorded) == 0 {
+		return nil
+	}
+	first := recorded[0]
+	e := store.Errorf(store.EInvalid, "strict mode: line %d: node %q (%s) would only be recorded, not deployed", first.Pos.Line, first.Name, first.ToscaType)
+	for _, n := range recorded {
+		e.WithDetails(store.Detail{Field: "template", File: n.Pos.File, Line: n.Pos.Line, Column: n.Pos.Column,
+			Message: fmt.Sprintf("node %q (%s) would only be recorded: %s; strict mode refuses it", n.Name, n.ToscaType, n.Note),
+			Extra:   map[string]any{"kind": string(tosca2tf.KindUnsupported), "node": n.Name}})
+	}
+	return e
 }
 
 // parseDeploymentTemplate checks a template sent with a deployment, refusing
@@ -225,7 +256,7 @@ func (s *Server) submission(c *fiber.Ctx) (*store.Deployment, *tosca2tf.Result, 
 		return nil, nil, invalid("inputs", "inputs must be a JSON object")
 	}
 	d.Inputs = inputs
-	res, err := s.translateFor(ctx, d)
+	res, err := s.translateFor(ctx, d, req.Strict != nil && *req.Strict)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -420,6 +451,8 @@ type updateRequest struct {
 	Template *string        `json:"template"`
 	Inputs   map[string]any `json:"inputs"`
 	Redeploy *bool          `json:"redeploy"`
+	// Strict refuses nodes that would only be recorded, as at submission.
+	Strict *bool `json:"strict"`
 }
 
 // updated applies an update request to a copy of the deployment: a new template
@@ -481,7 +514,7 @@ func (s *Server) updateDeployment(c *fiber.Ctx) error {
 	if err := store.Transition(d.Status, store.UpdateInProgress); err != nil {
 		return err // refuse before translating: the status decides first
 	}
-	res, err := s.translateFor(c.UserContext(), next)
+	res, err := s.translateFor(c.UserContext(), next, req.Strict != nil && *req.Strict)
 	if err != nil {
 		return err
 	}
@@ -528,7 +561,7 @@ func (s *Server) planDeployment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.translateFor(c.UserContext(), next); err != nil {
+	if _, err := s.translateFor(c.UserContext(), next, req.Strict != nil && *req.Strict); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Minute)

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"orchestrator/store"
@@ -93,4 +94,51 @@ func TestSubmission_ReturnsWarnings(t *testing.T) {
 		t.Fatalf("clean template: %+v", clean.Warnings)
 	}
 	app.waitFor(clean.ID, alice, store.CreateComplete)
+}
+
+// Strict mode refuses what the default accepts with a warning: a node
+// orchestrator would only record is a 422 naming it at its line, at submission,
+// in the update preview and in the update itself; nothing is written.
+func TestStrictMode_RefusesRecordedNodes(t *testing.T) {
+	app := newTestApp(t, withEngine(t))
+	_, alice := app.signup("alice")
+	before := len(items(t, app.expect(200, "GET", "/api/v1/deployments", alice, nil)))
+
+	refused := app.expect(422, "POST", "/api/v1/deployments", alice, map[string]any{"template": warnedTemplate, "strict": true})
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+			Details []struct {
+				Field   string         `json:"field"`
+				Line    int            `json:"line"`
+				Message string         `json:"message"`
+				Extra   map[string]any `json:"extra"`
+			} `json:"details"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(refused.Body), &body); err != nil {
+		t.Fatal(err)
+	}
+	d := body.Error.Details
+	if len(d) != 1 || d[0].Field != "template" || d[0].Line != 14 || d[0].Extra["node"] != "iam_client" ||
+		!strings.Contains(body.Error.Message, "strict mode") {
+		t.Fatalf("strict refusal: %s", refused.Body)
+	}
+	if after := len(items(t, app.expect(200, "GET", "/api/v1/deployments", alice, nil))); after != before {
+		t.Fatalf("a refused submission wrote a deployment: %d -> %d", before, after)
+	}
+
+	// strict=false (the default) accepts it; strict on the update refuses it again.
+	ok := decodeWarnings(t, app.expect(202, "POST", "/api/v1/deployments", alice, map[string]any{"template": warnedTemplate, "strict": false}))
+	app.waitFor(ok.ID, alice, store.CreateComplete)
+	app.expect(422, "POST", "/api/v1/deployments/"+ok.ID+"/plan", alice, map[string]any{"redeploy": false, "strict": true})
+	app.expect(422, "PUT", "/api/v1/deployments/"+ok.ID, alice, map[string]any{"redeploy": false, "strict": true})
+	if got := app.expect(200, "GET", "/api/v1/deployments/"+ok.ID, alice, nil); !strings.Contains(got.Body, string(store.CreateComplete)) {
+		t.Fatalf("a refused update changed the deployment: %s", got.Body)
+	}
+	// A strict submission of a template with nothing recorded goes through.
+	clean := "tosca_definitions_version: tosca_simple_yaml_1_3\ntopology_template:\n  node_templates:\n    vm: { type: tosca.nodes.Compute }\n"
+	sub := decodeWarnings(t, app.expect(202, "POST", "/api/v1/deployments", alice, map[string]any{"template": clean, "strict": true}))
+	app.waitFor(sub.ID, alice, store.CreateComplete)
 }

@@ -53,7 +53,7 @@ func TestOpenStackExampleLifecycles(t *testing.T) {
 				}
 			}},
 		{example: "vm-with-volume", update: map[string]any{"num_cpus": 4, "volume_size": "30 GB"}, compute: "server", servers: 1,
-			volume: "data", flavorBefore: "m1.medium", flavorAfter: "m1.large", sizeBefore: 10, sizeAfter: 28,
+			volume: "data", flavorBefore: "m1.medium", flavorAfter: "m1.large", sizeBefore: 10, sizeAfter: 30, // "30 GB" is 30 in the cloud's GB
 			// No default_network_id: the server sits on "private" by name, Nova makes its port.
 			opts: osOpts{target: func(cfg map[string]any) {
 				delete(cfg, "default_network_id")
@@ -90,7 +90,7 @@ func TestOpenStackExampleLifecycles(t *testing.T) {
 				}
 			}},
 		{example: "cluster", create: map[string]any{"node_count": 2}, update: map[string]any{"node_count": 2, "node_cpus": 4, "scratch_size": "40 GB"},
-			compute: "nodes", servers: 2, volume: "scratch", flavorBefore: "m1.medium", flavorAfter: "m1.large", sizeBefore: 19, sizeAfter: 38,
+			compute: "nodes", servers: 2, volume: "scratch", flavorBefore: "m1.medium", flavorAfter: "m1.large", sizeBefore: 20, sizeAfter: 40, // decimal GB are the cloud's GB
 			// Password credentials, and tokens that expire during the create run.
 			opts: osOpts{password: true, sim: buildOnly}, expireTokens: true,
 			checkCreation: func(e *osEnv, d *store.Deployment, res map[string]*store.Resource) {
