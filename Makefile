@@ -125,13 +125,13 @@ run: build tools
 
 # All tests that fit the budget (< 15 min on 2 cores), plus a bounded fuzz run.
 test: build tools chromium postgres
-	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -count=1 -timeout 14m ./...
+	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -count=1 -timeout 25m ./...
 	$(MAKE) fuzz
 
 # The same tests with every test clock ten years ahead: no test may depend on
 # the calendar date.
 test-future: build tools chromium postgres
-	ORCHESTRATOR_TEST_EPOCH=2036-11-23T09:00:00Z ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -count=1 -timeout 14m ./...
+	ORCHESTRATOR_TEST_EPOCH=2036-11-23T09:00:00Z ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -count=1 -timeout 25m ./...
 
 # Only the dashboard's browser tests (also part of `make test`); screenshots of
 # every page land in bench/results/screenshots/.

@@ -470,6 +470,9 @@ type fixture struct {
 	deployment, resource string
 	run, template        string
 	n                    int
+	// ready are settled deployments made ahead, all at once (the engine runs
+	// them side by side), for the rows that need a deployment of their own.
+	ready []string
 }
 
 func (f *fixture) token(who string) string {
@@ -483,9 +486,26 @@ func (f *fixture) fresh() string {
 
 // settled returns a new CREATE_COMPLETE deployment of the owner.
 func (f *fixture) settled() string {
+	if n := len(f.ready); n > 0 {
+		id := f.ready[n-1]
+		f.ready = f.ready[:n-1]
+		return id
+	}
 	id := f.app.deploy(f.owner, "single-vm", nil)
 	f.app.waitFor(id, f.owner, store.CreateComplete)
 	return id
+}
+
+// prepare makes n settled deployments at once.
+func (f *fixture) prepare(n int) {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = f.app.deploy(f.owner, "single-vm", nil)
+	}
+	for _, id := range ids {
+		f.app.waitFor(id, f.owner, store.CreateComplete)
+	}
+	f.ready = append(f.ready, ids...)
 }
 
 func (f *fixture) resourceOf(id string) string {
@@ -628,6 +648,49 @@ func matrix() map[string]matrixRow {
 		"DELETE /api/v1/logs":          {[4]int{401, 403, 403, 202}, static("/api/v1/logs?older_than=3650d", nil)},
 		"GET /api/v1/jobs":             {[4]int{401, 403, 403, 200}, static("/api/v1/jobs", nil)},
 		"GET /api/v1/jobs/:id":         {[4]int{401, 403, 403, 404}, static("/api/v1/jobs/no-such-job", nil)},
+
+		// The INDIGO API: the same rules, INDIGO's status codes.
+		"GET /orchestrator/info":            {[4]int{200, 200, 200, 200}, static("/orchestrator/info", nil)},
+		"GET /orchestrator/configuration":   {[4]int{401, 200, 200, 200}, static("/orchestrator/configuration", nil)},
+		"GET /orchestrator/deployments":     {[4]int{401, 200, 200, 200}, static("/orchestrator/deployments", nil)},
+		"POST /orchestrator/deployments":    {[4]int{401, 201, 201, 201}, static("/orchestrator/deployments", map[string]any{"template": minimalTemplate})},
+		"GET /orchestrator/deployments/:id": {[4]int{401, 200, 404, 200}, indigoDep("", nil)},
+		"PUT /orchestrator/deployments/:id": {[4]int{401, 202, 404, 202}, func(f *fixture, who string) cell {
+			c := indigoFreshDep("")(f, who)
+			c.body = map[string]any{"template": example(f.app.t, "single-vm"), "parameters": map[string]any{"num_cpus": 2}}
+			return c
+		}},
+		"PATCH /orchestrator/deployments/:id":              {[4]int{401, 409, 404, 409}, indigoDep("", map[string]string{"status": "DELETE_FAILED"})},
+		"DELETE /orchestrator/deployments/:id":             {[4]int{401, 204, 404, 204}, indigoFreshDep("")},
+		"GET /orchestrator/deployments/:id/template":       {[4]int{401, 200, 404, 200}, indigoDep("/template", nil)},
+		"GET /orchestrator/deployments/:id/log":            {[4]int{401, 200, 404, 200}, indigoDep("/log", nil)},
+		"GET /orchestrator/deployments/:id/extrainfo":      {[4]int{401, 200, 404, 200}, indigoDep("/extrainfo", nil)},
+		"GET /orchestrator/deployments/:id/resources":      {[4]int{401, 200, 404, 200}, indigoDep("/resources", nil)},
+		"GET /orchestrator/deployments/:id/resources/:rid": {[4]int{401, 200, 404, 200}, indigoDep("/resources/{rid}", nil)},
+		"POST /orchestrator/deployments/:id/resources/:rid/actions": {[4]int{401, 202, 404, 202}, func(f *fixture, who string) cell {
+			c := indigoFreshDep("/resources/{rid}/actions")(f, who)
+			c.body = map[string]string{"type": "stop"}
+			return c
+		}},
+	}
+}
+
+func indigoDep(suffix string, body any) func(*fixture, string) cell {
+	return func(f *fixture, _ string) cell {
+		return cell{"/orchestrator/deployments/" + f.deployment + strings.ReplaceAll(suffix, "{rid}", f.resource), body}
+	}
+}
+
+// indigoFreshDep gives the owner and the admin a deployment of their own to
+// change; the other user tries the fixture's.
+func indigoFreshDep(suffix string) func(*fixture, string) cell {
+	return func(f *fixture, who string) cell {
+		id, rid := f.deployment, f.resource
+		if who == "owner" || who == "admin" {
+			id = f.settled()
+			rid = f.resourceOf(id)
+		}
+		return cell{"/orchestrator/deployments/" + id + strings.ReplaceAll(suffix, "{rid}", rid), nil}
 	}
 }
 
@@ -646,6 +709,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 	if res := app.do("PATCH", "/api/v1/users/me", f.owner, body, "Content-Type", ct); res.Code != 200 {
 		t.Fatalf("picture: %s", res.Body)
 	}
+	// The fixture's deployment, and one for the owner's and the admin's call of
+	// each row that changes a deployment (PUT, DELETE, actions; in both APIs).
+	f.prepare(1 + 2*6)
 	f.deployment = f.settled()
 	f.resource = f.resourceOf(f.deployment)
 	runs := items(t, app.expect(200, "GET", "/api/v1/deployments/"+f.deployment+"/runs", f.owner, nil))

@@ -61,7 +61,12 @@ func (s *Server) guard(access Access) fiber.Handler {
 			return store.Errorf(store.EUnauthorized, "authentication required: send Authorization: Bearer <token>")
 		}
 		c.Locals("principal", p)
-		if access >= Member && p.User == nil {
+		if access == AutoMember && p.User == nil && p.OIDC != nil {
+			if err := s.enrollAtFirstUse(c.UserContext(), p); err != nil {
+				return err
+			}
+		}
+		if access.needsUser() && p.User == nil {
 			return store.Errorf(store.EForbidden, "this identity is not registered yet: POST /api/v1/users first "+
 				"(a username is derived from your identity provider; send {\"username\": \"...\"} to choose one)")
 		}
@@ -80,6 +85,10 @@ func (s *Server) authenticate(c *fiber.Ctx) (*Principal, error) {
 		return nil, nil
 	}
 	scheme, raw, ok := strings.Cut(h, " ")
+	if !ok && len(h) > len("Bearer") && strings.EqualFold(h[:len("Bearer")], "Bearer") {
+		// orpy, the INDIGO orchestrator's Python client, sends "Bearer<token>".
+		scheme, raw, ok = h[:len("Bearer")], h[len("Bearer"):], true
+	}
 	raw = strings.TrimSpace(raw)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" {
 		return nil, store.Errorf(store.EUnauthorized, "the Authorization header must be \"Bearer <token>\"")

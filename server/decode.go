@@ -20,6 +20,18 @@ const maxJSONBody = 1 << 20
 // value of the wrong type or an unknown field is 422 naming the field path, a
 // body over maxJSONBody is 413.
 func decodeJSON(c *fiber.Ctx, v any) error {
+	return decodeBody(c, v, true)
+}
+
+// decodeJSONIgnoringUnknown is decodeJSON for compatibility routes, whose
+// clients send fields this service has no use for (INDIGO's orpy sends a
+// misspelt "keepLastAttemp", the INFN dashboard timeouts): unknown fields are
+// ignored, everything else is checked the same way.
+func decodeJSONIgnoringUnknown(c *fiber.Ctx, v any) error {
+	return decodeBody(c, v, false)
+}
+
+func decodeBody(c *fiber.Ctx, v any, strict bool) error {
 	body := c.Body()
 	if len(body) > maxJSONBody {
 		return store.Errorf(store.ETooLarge, "request body is %d bytes, the limit is %d", len(body), maxJSONBody)
@@ -32,17 +44,19 @@ func decodeJSON(c *fiber.Ctx, v any) error {
 	if ct := string(c.Request().Header.ContentType()); strings.HasPrefix(ct, "multipart/") {
 		return store.Errorf(store.EBadRequest, "this route takes a JSON body, not %s", ct)
 	}
-	return decodeStrict(body, v)
+	return decode(body, v, strict)
 }
 
-func decodeStrict(body []byte, v any) error {
+func decode(body []byte, v any, strict bool) error {
 	// Syntax first: a malformed body is 400 whatever its fields say.
 	if !json.Valid(body) {
 		var probe any
 		return jsonError(json.Unmarshal(body, &probe))
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	dec.UseNumber()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)

@@ -126,15 +126,15 @@ func refuseRecorded(res *tosca2tf.Result) error {
 
 // parseDeploymentTemplate checks a template sent with a deployment, refusing
 // one over the node cap before the (costlier) translation.
-func (s *Server) parseDeploymentTemplate(ctx context.Context, content string) error {
+func (s *Server) parseDeploymentTemplate(ctx context.Context, content string) (*tosca2tf.Template, error) {
 	t, err := s.parseTemplate(ctx, "template.yaml", content, "template")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(t.Nodes) > s.cfg.MaxNodes {
-		return tooManyNodes(len(t.Nodes), s.cfg.MaxNodes)
+		return nil, tooManyNodes(len(t.Nodes), s.cfg.MaxNodes)
 	}
-	return nil
+	return t, nil
 }
 
 func tooManyNodes(n, max int) error {
@@ -172,21 +172,25 @@ func (s *Server) submit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.UserContext()
-	p := principalOf(c)
-	d.Terraform, d.TFVars = string(res.Main), string(res.Vars)
-	run, err := s.store.Deployments.Create(ctx, d, p.User.ID)
-	if err != nil {
-		return err
-	}
-	s.logTranslation(ctx, d.ID, run.ID, res)
-	s.engine.Wake()
-	created, err := s.store.Deployments.Get(ctx, d.ID)
+	created, err := s.create(c.UserContext(), principalOf(c), d, res)
 	if err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderLocation, "/api/v1/deployments/"+d.ID)
 	return c.Status(fiber.StatusAccepted).JSON(submittedJSON{DeploymentJSON: deploymentJSON(created), Warnings: warningsJSON(res.Warnings)})
+}
+
+// create stores a checked submission with its create run, in one transaction,
+// and wakes the engine. Every way of creating a deployment ends here.
+func (s *Server) create(ctx context.Context, p *Principal, d *store.Deployment, res *tosca2tf.Result) (*store.Deployment, error) {
+	d.Terraform, d.TFVars = string(res.Main), string(res.Vars)
+	run, err := s.store.Deployments.Create(ctx, d, p.User.ID)
+	if err != nil {
+		return nil, err
+	}
+	s.logTranslation(ctx, d.ID, run.ID, res)
+	s.engine.Wake()
+	return s.store.Deployments.Get(ctx, d.ID)
 }
 
 // previewSubmit plans a submission without creating anything: the same checks
@@ -212,8 +216,12 @@ func (s *Server) submission(c *fiber.Ctx) (*store.Deployment, *tosca2tf.Result, 
 	if err := decodeJSON(c, &req); err != nil {
 		return nil, nil, err
 	}
-	ctx := c.UserContext()
-	p := principalOf(c)
+	return s.prepareSubmission(c.UserContext(), principalOf(c), req)
+}
+
+// prepareSubmission checks a submission and translates it the way the create
+// run will; nothing is stored.
+func (s *Server) prepareSubmission(ctx context.Context, p *Principal, req submitRequest) (*store.Deployment, *tosca2tf.Result, error) {
 	d := &store.Deployment{ID: store.NewID(), Description: deref(req.Description), Labels: req.Labels, Owners: []string{p.User.ID}}
 	switch {
 	case req.TemplateID != nil && req.Template != nil:
@@ -228,14 +236,14 @@ func (s *Server) submission(c *fiber.Ctx) (*store.Deployment, *tosca2tf.Result, 
 		}
 		d.TemplateID, d.Template = t.ID, t.Content
 	case req.Template != nil:
-		if err := s.parseDeploymentTemplate(ctx, *req.Template); err != nil {
+		if _, err := s.parseDeploymentTemplate(ctx, *req.Template); err != nil {
 			return nil, nil, err
 		}
 		d.Template = *req.Template
 	default:
 		return nil, nil, invalid("template_id", "send template_id (a catalog template) or template (TOSCA YAML)")
 	}
-	d.Target = "local"
+	d.Target = s.cfg.DefaultTarget
 	if req.Target != nil {
 		d.Target = *req.Target
 	}
@@ -461,7 +469,7 @@ type updateRequest struct {
 func (s *Server) updated(c *fiber.Ctx, d *store.Deployment, req updateRequest) (*store.Deployment, error) {
 	next := *d
 	if req.Template != nil {
-		if err := s.parseDeploymentTemplate(c.UserContext(), *req.Template); err != nil {
+		if _, err := s.parseDeploymentTemplate(c.UserContext(), *req.Template); err != nil {
 			return nil, err
 		}
 		next.Template, next.TemplateID = *req.Template, ""
@@ -627,23 +635,34 @@ func (s *Server) resetDeployment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	active, err := s.store.Runs.Active(c.UserContext(), d.ID)
+	d, err = s.reset(c.UserContext(), principalOf(c), d)
 	if err != nil {
 		return err
+	}
+	return c.JSON(deploymentJSON(d))
+}
+
+// reset fails a stalled deployment (X_IN_PROGRESS -> X_FAILED): 409 while a
+// worker holds one of its runs.
+func (s *Server) reset(ctx context.Context, p *Principal, d *store.Deployment) (*store.Deployment, error) {
+	active, err := s.store.Runs.Active(ctx, d.ID)
+	if err != nil {
+		return nil, err
 	}
 	for _, r := range active {
 		if s.engine.Holds(r.ID) {
-			return store.Errorf(store.EConflict, "run %s is being worked on; cancel it instead", r.ID).WithDetails(store.Detail{
+			return nil, store.Errorf(store.EConflict, "run %s is being worked on; cancel it instead", r.ID).WithDetails(store.Detail{
 				Field: "status", Message: "current status is " + string(d.Status), Extra: map[string]any{"current_status": string(d.Status)}})
 		}
 	}
-	reason := "reset by " + principalOf(c).User.Username
-	d, err = s.store.Deployments.Reset(c.UserContext(), d.ID, reason, s.now())
+	reason := "reset by " + p.User.Username
+	// The store refuses while a worker's lease on a running run lasts past now.
+	d, err = s.store.Deployments.Reset(ctx, d.ID, reason, s.now())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_ = s.store.Logs.Append(c.UserContext(), d.ID, &store.LogLine{Level: store.LevelWarn, Source: store.SourceOrchestrator, Message: "deployment " + reason})
-	return c.JSON(deploymentJSON(d))
+	_ = s.store.Logs.Append(ctx, d.ID, &store.LogLine{Level: store.LevelWarn, Source: store.SourceOrchestrator, Message: "deployment " + reason})
+	return d, nil
 }
 
 func (s *Server) getDeploymentTemplate(c *fiber.Ctx) error {

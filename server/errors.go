@@ -80,6 +80,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 		s.log.Error("request failed", slog.String("request_id", payload.RequestID), slog.String("method", c.Method()),
 			slog.String("path", c.Path()), slog.String("error", err.Error()))
 	}
+	if underIndigo(c.Path()) {
+		return renderIndigoError(c, status, payload)
+	}
 	return c.Status(status).JSON(ErrorBody{Error: payload})
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -77,23 +78,32 @@ func (s *Server) resourceAction(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &req); err != nil {
 		return err
 	}
-	action := deref(req.Action)
-	if action != "start" && action != "stop" && action != "reboot" {
-		return invalid("action", "action must be start, stop or reboot")
-	}
-	if r.Kind != "compute" {
-		return invalid("action", "%s is a %s: only compute resources can be started, stopped or rebooted", r.Node, r.Kind)
-	}
-	if r.State == store.ResDeleted {
-		return store.Errorf(store.EConflict, "resource %s is deleted", r.ID)
-	}
-	run, err := s.store.Deployments.Enqueue(c.UserContext(), d.ID, store.Request{Kind: store.RunAction, CreatedBy: principalOf(c).User.ID,
-		Params: store.RunParams{Action: action, ResourceID: r.ID, Node: r.Node, Instance: r.Instance}})
+	run, err := s.act(c.UserContext(), principalOf(c), d, r, "action", deref(req.Action))
 	if err != nil {
 		return err
 	}
-	s.engine.Wake()
 	return c.Status(fiber.StatusAccepted).JSON(runJSON(run))
+}
+
+// act queues a day-2 action on a Compute instance; field names the request
+// field that carried the action, for the error.
+func (s *Server) act(ctx context.Context, p *Principal, d *store.Deployment, r *store.Resource, field, action string) (*store.Run, error) {
+	if action != "start" && action != "stop" && action != "reboot" {
+		return nil, invalid(field, "%s must be start, stop or reboot", field)
+	}
+	if r.Kind != "compute" {
+		return nil, invalid(field, "%s is a %s: only compute resources can be started, stopped or rebooted", r.Node, r.Kind)
+	}
+	if r.State == store.ResDeleted {
+		return nil, store.Errorf(store.EConflict, "resource %s is deleted", r.ID)
+	}
+	run, err := s.store.Deployments.Enqueue(ctx, d.ID, store.Request{Kind: store.RunAction, CreatedBy: p.User.ID,
+		Params: store.RunParams{Action: action, ResourceID: r.ID, Node: r.Node, Instance: r.Instance}})
+	if err != nil {
+		return nil, err
+	}
+	s.engine.Wake()
+	return run, nil
 }
 
 // transitional are the resource states a run moves through; a resource left in

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -42,6 +43,20 @@ type Config struct {
 	// instances (scalable counts included); zero takes the defaults (200, 500).
 	MaxNodes     int
 	MaxInstances int
+	// StallAfter is how old a run's heartbeat must be before a reset may take it over.
+	StallAfter time.Duration
+	// DefaultTarget is the target of submissions that name none, and of every
+	// submission through the INDIGO API (INDIGO chose the provider itself);
+	// "local" when empty.
+	DefaultTarget string
+	// PublicURL is where clients reach the service (https://paas.example.org):
+	// the INDIGO API's absolute links start with it, and it is the issuer of local
+	// users' INDIGO identity. Empty: links follow the request's Host (and a
+	// trusted proxy's X-Forwarded-Proto/-Host), and local users' issuer is
+	// "orchestrator".
+	PublicURL string
+	// Callbacks says where INDIGO deployment callbacks may go.
+	Callbacks CallbackConfig
 }
 
 // Engine is what the server asks of the deployment engine.
@@ -90,6 +105,10 @@ type Server struct {
 	identities *genCache[*store.User]
 	routes     []Route
 	ui         *ui.Handler
+	callbacks  *callbackPolicy
+	started    time.Time
+	// background counts goroutines Shutdown waits for (the callback dispatcher).
+	background sync.WaitGroup
 }
 
 // Deps are the parts the server is built from.
@@ -123,6 +142,22 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		// A header anyone can send is only believed from a proxy on this host.
 		cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	}
+	if cfg.StallAfter <= 0 {
+		cfg.StallAfter = 10 * time.Minute
+	}
+	if cfg.DefaultTarget == "" {
+		cfg.DefaultTarget = "local"
+	}
+	public, err := checkPublicURL(cfg.PublicURL)
+	if err != nil {
+		return nil, err
+	}
+	cfg.PublicURL = public
+	cfg.Callbacks = withCallbackDefaults(cfg.Callbacks)
+	policy, err := newCallbackPolicy(cfg.Callbacks)
+	if err != nil {
+		return nil, err
+	}
 	// One clock for the whole service: the store's (tests move it).
 	now := deps.Store.Now
 	log := deps.Log
@@ -139,7 +174,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	metrics.watchQueue(deps.Store)
 	s := &Server{cfg: cfg, store: deps.Store, log: log, now: now, toolchain: deps.Toolchain, engine: deps.Engine,
-		resolver: resolver, done: make(chan struct{}), metrics: metrics}
+		resolver: resolver, done: make(chan struct{}), metrics: metrics, callbacks: policy, started: now()}
 	s.oidc = newOIDCVerifiers(cfg.OIDC, now)
 	s.lists = newGenCache[[]byte](4096)
 	s.identities = newGenCache[*store.User](4096)
@@ -169,10 +204,19 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.ui = dashboard
-	s.app.Use(s.ui.Serve)
+	s.app.Use(func(c *fiber.Ctx) error {
+		if underIndigo(c.Path()) {
+			return c.Next() // an unknown INDIGO path is an INDIGO 404, not a dashboard page
+		}
+		return s.ui.Serve(c)
+	})
 	s.app.Use(func(c *fiber.Ctx) error {
 		return store.Errorf(store.ENotFound, "no route %s %s", c.Method(), c.Path())
 	})
+	if s.callbacks.enabled() {
+		s.background.Add(1)
+		go s.dispatchCallbacks()
+	}
 	return s, nil
 }
 
@@ -190,7 +234,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	default:
 		close(s.done)
 	}
-	return s.app.ShutdownWithContext(ctx)
+	err := s.app.ShutdownWithContext(ctx)
+	s.background.Wait()
+	return err
 }
 
 // Access says who may call a route.
@@ -202,11 +248,18 @@ const (
 	Identified               // any valid token, even of an OIDC user not registered yet
 	Member                   // a registered user
 	Admin                    // an admin
+	// AutoMember is Member, except that a verified OIDC identity not registered
+	// yet is registered on the spot: INDIGO's clients never call POST /users,
+	// the INDIGO orchestrator records a user at their first call.
+	AutoMember
 )
 
 func (a Access) String() string {
-	return [...]string{"public", "identified", "member", "admin"}[a]
+	return [...]string{"public", "identified", "member", "admin", "member (registered at first use)"}[a]
 }
+
+// needsUser reports whether the access level is for registered users only.
+func (a Access) needsUser() bool { return a == Member || a == Admin || a == AutoMember }
 
 // Route is one entry of the route table: the authorization matrix and the OpenAPI
 // parity test are generated from it.
@@ -298,4 +351,6 @@ func (s *Server) registerRoutes() {
 	s.handle("DELETE", "/api/v1/logs", Admin, s.purgeLogs)
 	s.handle("GET", "/api/v1/jobs", Admin, s.listJobs)
 	s.handle("GET", "/api/v1/jobs/:id", Admin, s.getJob)
+
+	s.registerIndigoRoutes()
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -183,35 +184,67 @@ func (s *Server) registerOIDC(c *fiber.Ctx, p *Principal, req signupRequest) err
 	if p.User != nil {
 		return store.Errorf(store.EConflict, "this identity is already registered as %s", p.User.Username)
 	}
-	if req.Password != nil {
-		return invalid("password", "OIDC users have no password")
+	u, err := s.enrollOIDC(c.UserContext(), p.OIDC, req)
+	if err != nil {
+		return err
 	}
-	id := p.OIDC
+	return c.Status(fiber.StatusCreated).JSON(userJSON(u))
+}
+
+// enrollAtFirstUse registers the verified OIDC identity of a request to an
+// AutoMember route, as the INDIGO orchestrator does at a user's first call, and
+// makes the principal that user.
+func (s *Server) enrollAtFirstUse(ctx context.Context, p *Principal) error {
+	id := *p.OIDC
+	if checkEmail("email", id.Email) != nil || checkText("name", id.Name, 200) != nil {
+		// Nobody is there to correct what the IdP says: leave it unset.
+		id.Email, id.Name = "", ""
+	}
+	u, err := s.enrollOIDC(ctx, &id, signupRequest{})
+	if store.ErrorCode(err) == store.EConflict {
+		// Registered meanwhile by a concurrent request of the same identity.
+		if again, _ := s.store.Users.ByOIDC(ctx, p.OIDC.Issuer, p.OIDC.Subject); again != nil {
+			u, err = again, nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Info("registered an OIDC identity at its first INDIGO API call", "user", u.ID, "username", u.Username)
+	p.User, p.Admin = u, u.Admin()
+	return nil
+}
+
+// enrollOIDC registers a verified OIDC identity: with the username asked for, or
+// one derived from the identity provider's.
+func (s *Server) enrollOIDC(ctx context.Context, id *oidcIdentity, req signupRequest) (*store.User, error) {
+	if req.Password != nil {
+		return nil, invalid("password", "OIDC users have no password")
+	}
 	name, email := firstNonEmpty(deref(req.Name), id.Name), firstNonEmpty(deref(req.Email), id.Email)
 	if err := checkEmail("email", email); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkText("name", name, 200); err != nil {
-		return err
+		return nil, err
 	}
-	u := &store.User{OIDCIssuer: id.Issuer, OIDCSubject: id.Subject, Name: name, Email: email, GroupAdmin: id.Admin}
+	u := &store.User{OIDCIssuer: id.Issuer, OIDCSubject: id.Subject, Name: name, Email: email, GroupAdmin: id.Admin, SSHKeys: []store.SSHKey{}}
 	if chosen := deref(req.Username); chosen != "" {
 		username, err := checkUsername(chosen)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		u.Username = username
-		if err := s.store.Users.Create(c.UserContext(), u); err != nil {
+		if err := s.store.Users.Create(ctx, u); err != nil {
 			if store.ErrorCode(err) == store.EConflict {
-				if taken, _ := s.store.Users.ByUsername(c.UserContext(), username); taken != nil {
-					return store.Errorf(store.EConflict, "the username %q is taken by another account: choose another one", username).
+				if taken, _ := s.store.Users.ByUsername(ctx, username); taken != nil {
+					return nil, store.Errorf(store.EConflict, "the username %q is taken by another account: choose another one", username).
 						WithDetails(store.Detail{Field: "username", Message: "taken"})
 				}
 			}
-			return err
+			return nil, err
 		}
-		u.SSHKeys = []store.SSHKey{}
-		return c.Status(fiber.StatusCreated).JSON(userJSON(u))
+		return u, nil
 	}
 	// No username asked for: the IdP's preferred username, or the first free
 	// variant of it (a local account may hold the name; they are different people).
@@ -221,19 +254,18 @@ func (s *Server) registerOIDC(c *fiber.Ctx, p *Principal, req signupRequest) err
 	}
 	for _, candidate := range usernameCandidates(base, id) {
 		u.Username = candidate
-		err := s.store.Users.Create(c.UserContext(), u)
+		err := s.store.Users.Create(ctx, u)
 		if err == nil {
-			u.SSHKeys = []store.SSHKey{}
-			return c.Status(fiber.StatusCreated).JSON(userJSON(u))
+			return u, nil
 		}
 		if store.ErrorCode(err) != store.EConflict {
-			return err
+			return nil, err
 		}
-		if again, _ := s.store.Users.ByOIDC(c.UserContext(), id.Issuer, id.Subject); again != nil {
-			return store.Errorf(store.EConflict, "this identity is already registered as %s", again.Username)
+		if again, _ := s.store.Users.ByOIDC(ctx, id.Issuer, id.Subject); again != nil {
+			return nil, store.Errorf(store.EConflict, "this identity is already registered as %s", again.Username)
 		}
 	}
-	return store.Errorf(store.EConflict, "no free username near %q: register with {\"username\": \"...\"}", base).
+	return nil, store.Errorf(store.EConflict, "no free username near %q: register with {\"username\": \"...\"}", base).
 		WithDetails(store.Detail{Field: "username", Message: "choose one"})
 }
 

@@ -31,10 +31,16 @@ type Deployment struct {
 	// Infrastructure is true while cloud resources may exist; a hard delete is refused then.
 	Infrastructure bool
 	Owners         []string
-	CreatedBy      string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	DeletedAt      *time.Time
+	// Callback is a URL POSTed the deployment each time it reaches a final
+	// status (INDIGO compatibility); empty for none.
+	Callback string
+	// UserGroup is the group the deployment was submitted for (INDIGO's
+	// userGroup): recorded and filtered on, it grants nothing.
+	UserGroup string
+	CreatedBy string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	DeletedAt *time.Time
 }
 
 // Progress counts resources done out of planned in the current run.
@@ -53,7 +59,7 @@ type Deployments struct{ s *Store }
 func deploymentColumns(d *dialect) string {
 	return `d.id, d.description, d.labels, d.status, d.status_reason, d.progress_done, d.progress_planned,
 	COALESCE(d.template_id, ''), d.target, d.inputs, d.outputs, d.power_states, d.infrastructure, COALESCE(d.created_by, ''),
-	d.created_at, d.updated_at, d.deleted_at,
+	d.created_at, d.updated_at, d.deleted_at, d.callback, d.user_group,
 	COALESCE((SELECT ` + d.groupConcat("o.user_id") + ` FROM deployment_owners o WHERE o.deployment_id = d.id), '')`
 }
 
@@ -62,7 +68,7 @@ func scanDeployment(row interface{ Scan(...any) error }, extra ...any) (*Deploym
 	var labels, inputs, outputs, power, created, updated, owners string
 	var deleted sql.NullString
 	dest := []any{&d.ID, &d.Description, &labels, &d.Status, &d.StatusReason, &d.Progress.Done, &d.Progress.Planned,
-		&d.TemplateID, &d.Target, &inputs, &outputs, &power, &d.Infrastructure, &d.CreatedBy, &created, &updated, &deleted, &owners}
+		&d.TemplateID, &d.Target, &inputs, &outputs, &power, &d.Infrastructure, &d.CreatedBy, &created, &updated, &deleted, &d.Callback, &d.UserGroup, &owners}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -116,10 +122,11 @@ func (r *Deployments) Create(ctx context.Context, d *Deployment, createdBy strin
 	err := r.s.tx(ctx, func(tx *txn) error {
 		tx.notify(topicCounts, "deployments") // list totals: read your own writes
 		_, err := tx.ExecContext(ctx, `INSERT INTO deployments (id, description, labels, status, template_id, target,
-			inputs, outputs, power_states, infrastructure, created_by, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, 1, ?, ?, ?)`,
+			inputs, outputs, power_states, infrastructure, created_by, created_at, updated_at, callback, user_group)
+			VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, 1, ?, ?, ?, ?, ?)`,
 			d.ID, d.Description, mustJSON(d.Labels), d.Status, nullIfEmpty(d.TemplateID), d.Target,
-			jsonOr(d.Inputs, "{}"), mustJSON(d.PowerStates), nullIfEmpty(createdBy), fmtTime(now), fmtTime(now))
+			jsonOr(d.Inputs, "{}"), mustJSON(d.PowerStates), nullIfEmpty(createdBy), fmtTime(now), fmtTime(now),
+			d.Callback, d.UserGroup)
 		if err != nil {
 			if isForeignKeyViolation(err) {
 				return Errorf(EInvalid, "template %q does not exist", d.TemplateID).WithDetails(Detail{Field: "template_id", Message: "unknown template"})
@@ -204,6 +211,7 @@ type DeploymentFilter struct {
 	CreatedAfter   *time.Time
 	CreatedBefore  *time.Time
 	Q              string // text in the description
+	UserGroup      string
 	IncludeDeleted bool
 }
 
@@ -289,6 +297,10 @@ func (r *Deployments) List(ctx context.Context, f DeploymentFilter, sortBy []Sor
 	if f.Q != "" {
 		where = append(where, di.contains("d.description"))
 		args = append(args, f.Q)
+	}
+	if f.UserGroup != "" {
+		where = append(where, "d.user_group = ?")
+		args = append(args, f.UserGroup)
 	}
 	cond := "1=1"
 	if len(where) > 0 {
@@ -383,8 +395,8 @@ type Request struct {
 	// Behind queues the run after the deployment's active runs instead of refusing
 	// while one is active; its status move then happens when it starts.
 	Behind bool
-	// Change edits the deployment (new template, inputs, Terraform, power states)
-	// in the same transaction that queues the run. It may refuse with an error.
+	// Change edits the deployment (new template, inputs, Terraform, power states,
+	// callback) in the same transaction that queues the run. It may refuse with an error.
 	Change func(d *Deployment) error
 }
 
@@ -423,9 +435,9 @@ func (r *Deployments) Enqueue(ctx context.Context, id string, req Request) (*Run
 			}
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE deployments SET status = ?, status_reason = ?, progress_done = ?, progress_planned = ?,
-			template_id = ?, inputs = ?, power_states = ?, updated_at = ? WHERE id = ?`,
+			template_id = ?, inputs = ?, power_states = ?, callback = ?, updated_at = ? WHERE id = ?`,
 			d.Status, d.StatusReason, d.Progress.Done, d.Progress.Planned, nullIfEmpty(d.TemplateID),
-			jsonOr(d.Inputs, "{}"), mustJSON(d.PowerStates), fmtTime(r.s.Now()), id); err != nil {
+			jsonOr(d.Inputs, "{}"), mustJSON(d.PowerStates), d.Callback, fmtTime(r.s.Now()), id); err != nil {
 			return fmt.Errorf("update deployment %s: %w", id, err)
 		}
 		if req.Change != nil {
@@ -547,7 +559,9 @@ func (r *Deployments) Reset(ctx context.Context, id, reason string, now time.Tim
 	return r.Get(ctx, id)
 }
 
-// setStatus moves a deployment through Transition and records why.
+// setStatus moves a deployment through Transition and records why. A final
+// status of a deployment with a callback queues the callback in the same
+// transaction.
 func setStatus(ctx context.Context, tx *txn, s *Store, d *Deployment, next Status, reason string) error {
 	if err := Transition(d.Status, next); err != nil {
 		return err
@@ -558,6 +572,9 @@ func setStatus(ctx context.Context, tx *txn, s *Store, d *Deployment, next Statu
 		return fmt.Errorf("set status of %s: %w", d.ID, err)
 	}
 	d.Status, d.StatusReason = next, reason
+	if next.Final() && d.Callback != "" {
+		return queueCallback(ctx, tx, s, d)
+	}
 	return nil
 }
 

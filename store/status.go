@@ -59,6 +59,15 @@ func (s Status) InProgress() bool {
 	return s == CreateInProgress || s == UpdateInProgress || s == DeleteInProgress
 }
 
+// Final reports whether an operation ended in this status, successfully or not.
+func (s Status) Final() bool {
+	switch s {
+	case CreateComplete, CreateFailed, UpdateComplete, UpdateFailed, DeleteComplete, DeleteFailed:
+		return true
+	}
+	return false
+}
+
 // Failed is the failure status that ends an in-progress status.
 func (s Status) Failed() Status {
 	switch s {

@@ -60,6 +60,7 @@ type Store struct {
 	States      *States
 	Logs        *Logs
 	Logins      *Logins
+	Callbacks   *Callbacks
 	Jobs        *Jobs
 }
 
@@ -114,6 +115,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	s.States = &States{s}
 	s.Logs = &Logs{s}
 	s.Logins = &Logins{s}
+	s.Callbacks = &Callbacks{s}
 	s.Jobs = &Jobs{s}
 	s.Subscribe(TopicLogs, func(deploymentID string) {
 		s.counts.forget(deploymentID) // filtered log totals of this deployment changed

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -76,6 +77,12 @@ type serveConfig struct {
 	TrustedProxies []netip.Prefix
 	// Per-deployment caps on node templates and node instances.
 	MaxNodes, MaxInstances int
+	// The INDIGO PaaS Orchestrator API: where clients reach the service, the
+	// target its submissions go to, and where deployment callbacks may go.
+	PublicURL            string
+	DefaultTarget        string
+	CallbackAllow        []string
+	CallbackAllowPrivate bool
 }
 
 func parseServeFlags(args []string) (*serveConfig, error) {
@@ -124,6 +131,10 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	maxInstances := fs.Int("max-instances", 500, "most node instances (scalable counts included) one deployment may have")
 	ipHeader := fs.String("client-ip-header", "", "header carrying the client address from a trusted reverse proxy (X-Forwarded-For, X-Real-IP)")
 	proxies := fs.List("trusted-proxy", "address or CIDR of a reverse proxy whose client-ip header is believed (default loopback)")
+	publicURL := fs.String("public-url", "", "URL clients reach this service at, e.g. https://paas.example.org (links of the INDIGO API under /orchestrator; default: the request's host)")
+	defaultTarget := fs.String("default-target", "local", "target of submissions that name none, and of every submission through the INDIGO API")
+	callbackAllow := fs.List("callback-allow", "host deployment callbacks may be POSTed to: a name, *.domain or IP, with an optional :port (none: callbacks are refused)")
+	callbackPrivate := fs.Bool("callback-allow-private", false, "let callbacks reach loopback and private addresses, e.g. a dashboard on the site network (link-local never)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -138,6 +149,15 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	c.Login = store.LoginLimits{AccountFailures: *loginFailures, ClientAccounts: *loginAccounts, Window: *loginWindow, Lockout: *loginLockout}
 	c.ClientIPHeader = *ipHeader
 	c.MaxNodes, c.MaxInstances = *maxNodes, *maxInstances
+	c.PublicURL, c.DefaultTarget, c.CallbackAllow, c.CallbackAllowPrivate = strings.TrimRight(*publicURL, "/"), *defaultTarget, *callbackAllow, *callbackPrivate
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
+			return nil, fmt.Errorf("--public-url must be http(s)://host[:port][/path], not %q", *publicURL)
+		}
+	}
+	if err := server.CheckCallbackAllow(c.CallbackAllow); err != nil {
+		return nil, fmt.Errorf("--callback-allow: %w", err)
+	}
 	if c.MaxNodes < 1 || c.MaxInstances < 1 {
 		return nil, fmt.Errorf("--max-nodes and --max-instances must be at least 1")
 	}
@@ -289,6 +309,8 @@ func serve(ctx context.Context, hurry <-chan struct{}, cfg *serveConfig, log *sl
 			ClientID: cfg.OIDCClientID, Scopes: cfg.OIDCScopes},
 		Login: cfg.Login, ClientIPHeader: cfg.ClientIPHeader, TrustedProxies: cfg.TrustedProxies,
 		MaxNodes: cfg.MaxNodes, MaxInstances: cfg.MaxInstances,
+		PublicURL: cfg.PublicURL, DefaultTarget: cfg.DefaultTarget,
+		Callbacks: server.CallbackConfig{Allow: cfg.CallbackAllow, AllowPrivate: cfg.CallbackAllowPrivate},
 	}, server.Deps{Store: st, Log: log, Toolchain: tc, Engine: engineAdapter{engine}, Resolver: resolver, Metrics: metrics})
 	if err != nil {
 		return err
