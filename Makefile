@@ -39,7 +39,7 @@ PROVIDERS   := $(P_LOCAL) $(P_RANDOM) $(P_TLS) $(P_OPENSTACK)
 export CHECKPOINT_DISABLE := 1
 export TF_CLI_CONFIG_FILE := $(TFRC)
 
-.PHONY: all build tools prerequisites chromium run test test-future test-ui test-e2e fuzz bench clean distclean
+.PHONY: all build tools prerequisites chromium postgres run test test-future test-ui test-e2e fuzz bench clean distclean
 
 all: build
 
@@ -119,19 +119,28 @@ prerequisites:
 # The former name of prerequisites.
 chromium: prerequisites
 
+# The PostgreSQL tests (the store suite on both engines, the replicas' end-to-end
+# tests, the replica benchmark) start a throwaway cluster from the machine's
+# PostgreSQL server (store/pgtest); install it when missing (CI starts without
+# it). Without it those tests fail, they never skip.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  echo ">> installing the PostgreSQL server for the PostgreSQL tests (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+
 run: build tools
 	@mkdir -p $(DATA_DIR)
 	$(BIN)/orchestrator serve --listen $(LISTEN) --data-dir $(DATA_DIR) \
 	  --terraform-path "$$(cat $(TOOLS)/terraform-path)" --providers-dir $(MIRROR)
 
 # All tests that fit the budget (< 15 min on 2 cores), plus a bounded fuzz run.
-test: build tools prerequisites
+test: build tools prerequisites postgres
 	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -count=1 -timeout 25m ./...
 	$(MAKE) fuzz
 
 # The same tests with every test clock ten years ahead: no test may depend on
 # the calendar date.
-test-future: build tools prerequisites
+test-future: build tools prerequisites postgres
 	ORCHESTRATOR_TEST_EPOCH=2036-11-23T09:00:00Z ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -count=1 -timeout 25m ./...
 
 # Only the dashboard's browser tests (also part of `make test`); screenshots of
@@ -143,14 +152,16 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 0s ./tosca2tf/
 
 # The slow suite: every test (end-to-end ones included) under the race detector.
-test-e2e: build tools prerequisites
+test-e2e: build tools prerequisites postgres
 	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -race -count=1 -timeout 40m ./...
 
-# Benchmarks: the Go ones, then the API at scale (needs wrk; installed when missing).
-bench: build tools
+# Benchmarks: the Go ones, then the API at scale, then several replicas on
+# PostgreSQL (need wrk; installed when missing).
+bench: build tools postgres
 	ORCHESTRATOR_TOOLS_DIR=$(TOOLS) ORCHESTRATOR_BIN=$(BIN)/orchestrator $(GO) test -run '^$$' -bench . -benchtime 5x ./...
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	$(GO) run ./bench/apibench -bin $(BIN)/orchestrator -tools-dir $(TOOLS)
+	$(GO) run ./bench/replicabench -bin $(BIN)/orchestrator -tools-dir $(TOOLS)
 
 clean:
 	rm -rf $(BIN)

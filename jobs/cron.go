@@ -21,6 +21,11 @@ type Schedules struct {
 
 // StartCron schedules stalled-run detection, log retention and workdir cleanup.
 // Stop the returned cron to stop them.
+//
+// Stalled detection and retention are singletons: with several replicas only
+// the leader runs them (another replica takes the leadership when the leader
+// dies or hangs, see store.Campaign). Workdir cleanup runs on every replica:
+// each one's workdirs are on its own disk.
 func (e *Engine) StartCron(s Schedules) (*cron.Cron, error) {
 	if s.Stalled == "" {
 		s.Stalled = "@every 1m"
@@ -33,12 +38,19 @@ func (e *Engine) StartCron(s Schedules) (*cron.Cron, error) {
 	}
 	c := cron.New()
 	jobs := []struct {
-		spec string
-		name string
-		run  func(ctx context.Context) error
+		spec      string
+		name      string
+		singleton bool
+		run       func(ctx context.Context) error
 	}{
-		{s.Stalled, "stalled", func(ctx context.Context) error { _, err := e.DetectStalled(ctx); return err }},
-		{s.Retention, "retention", func(ctx context.Context) error {
+		{s.Stalled, "stalled", true, func(ctx context.Context) error {
+			// Caches of every replica are exact but for a replica that died
+			// between a commit and moving the generation: bound that to this period.
+			e.store.BumpGeneration()
+			_, err := e.DetectStalled(ctx)
+			return err
+		}},
+		{s.Retention, "retention", true, func(ctx context.Context) error {
 			if s.LogRetention <= 0 {
 				return nil
 			}
@@ -46,14 +58,21 @@ func (e *Engine) StartCron(s Schedules) (*cron.Cron, error) {
 			_, err := e.QueuePurge(ctx, e.store.Now().Add(-s.LogRetention), s.LogRetention.String(), "")
 			return err
 		}},
-		{s.Cleanup, "cleanup", func(ctx context.Context) error { _, err := e.CleanupWorkdirs(ctx); return err }},
+		{s.Cleanup, "cleanup", false, func(ctx context.Context) error { _, err := e.CleanupWorkdirs(ctx); return err }},
 	}
 	for _, j := range jobs {
 		j := j
 		if _, err := c.AddFunc(j.spec, func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			parent := context.Background()
+			if j.singleton {
+				if !e.Leading() {
+					return // another replica leads
+				}
+				parent = e.leader.Context() // ends if the leadership is lost
+			}
+			ctx, cancel := context.WithTimeout(parent, 10*time.Minute)
 			defer cancel()
-			if err := j.run(ctx); err != nil {
+			if err := j.run(ctx); err != nil && parent.Err() == nil {
 				e.log.Error("cron job failed", "job", j.name, "error", err.Error())
 			}
 		}); err != nil {

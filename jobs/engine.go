@@ -3,15 +3,32 @@
 // deployment; cron jobs detect stalled work, purge old logs and remove workdirs of
 // deployments that are gone. It never talks HTTP; the server only queues runs and
 // wakes the engine.
+//
+// Several engines (one per replica of the service) may share a PostgreSQL
+// store. Each claims runs from the one queue and holds each run it works on
+// under a lease (see store.Lease) that its heartbeat renews; every write it
+// makes for a run passes that lease, so an engine that lost a run (it paused,
+// the run was taken over) changes nothing and interrupts its Terraform. An
+// engine only ever sees, follows or kills processes of its own replica, on its
+// own disk: a run whose replica went silent is taken over by another replica
+// only once its lease has expired, and then ends as stalled with the state
+// stored so far. Workdirs are disposable: any replica rebuilds one from the
+// store (generated configuration and newest state version). The singletons
+// (stalled detection, retention, the background job worker) run on one replica
+// at a time, the leader (store.Campaign).
 package jobs
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"orchestrator/jobs/configure"
@@ -37,7 +54,14 @@ type Config struct {
 	StateEvery time.Duration
 	// Resolver resolves URL imports of templates (type libraries).
 	Resolver *tosca2tf.Resolver
-	// Name identifies this process in runs' worker field.
+	// Replica names this replica of the service, the same across its restarts
+	// and different from every other replica sharing the database (default:
+	// the host name and a digest of the data directory). Its processes and
+	// workdirs are its own: runs whose worker names it are the ones whose
+	// Terraform it may follow after a restart. No "/" in it.
+	Replica string
+	// Name identifies this process in runs' worker field: the replica and
+	// the process id.
 	Name string
 	// Configure tunes software configuration (configure_phase.go).
 	Configure ConfigureOptions
@@ -76,6 +100,37 @@ type Engine struct {
 	defaultResolver     *configure.Resolver
 	// locks serializes work on one deployment's workdir (a run, a state view).
 	locks sync.Map // deployment id -> *sync.Mutex
+	// leader says whether this replica runs the singletons now.
+	leader *store.Leader
+	// unsubscribe ends the engine's subscriptions to the store's notifications.
+	unsubscribe []func()
+}
+
+// DefaultReplica names a replica by its host and data directory: stable across
+// restarts, different for two services on one host.
+func DefaultReplica(dataDir string) string {
+	host, _ := os.Hostname()
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	sum := sha256.Sum256([]byte(dataDir))
+	return strings.ReplaceAll(host, "/", "-") + "-" + hex.EncodeToString(sum[:4])
+}
+
+// replicaOf returns the replica a worker name belongs to.
+func replicaOf(worker string) string {
+	replica, _, _ := strings.Cut(worker, "/")
+	return replica
+}
+
+// shared reports whether other replicas may work on the same store (PostgreSQL).
+func (e *Engine) shared() bool { return e.store.Dialect() == store.Postgres }
+
+// ours reports whether a run's worker is (or was) of this replica: only then
+// are its processes and workdir files here. On SQLite every run is ours: one
+// process serves the database.
+func (e *Engine) ours(worker string) bool {
+	return !e.shared() || replicaOf(worker) == e.cfg.Replica
 }
 
 // New builds an engine; Start makes it work.
@@ -106,9 +161,11 @@ func New(cfg Config, st *store.Store, tc *toolchain.Toolchain, log *slog.Logger,
 	if cfg.Resolver == nil {
 		cfg.Resolver = &tosca2tf.Resolver{}
 	}
+	if cfg.Replica == "" {
+		cfg.Replica = DefaultReplica(cfg.DataDir)
+	}
 	if cfg.Name == "" {
-		host, _ := os.Hostname()
-		cfg.Name = fmt.Sprintf("%s-%d", host, os.Getpid())
+		cfg.Name = fmt.Sprintf("%s/%d", cfg.Replica, os.Getpid())
 	}
 	if m == nil {
 		m = noMetrics{}
@@ -120,15 +177,39 @@ func New(cfg Config, st *store.Store, tc *toolchain.Toolchain, log *slog.Logger,
 		wake: make(chan struct{}, cfg.Workers), jobWake: make(chan struct{}, 1), active: map[string]*job{}, quit: make(chan struct{})}
 }
 
-// Start takes over what a previous process of the service left behind (runs it
-// was running, Terraform processes still at work, states newer than the
-// store's), then starts the workers.
+// Start takes over what a previous process of this replica left behind (runs
+// it was running, Terraform processes still at work, states newer than the
+// store's), then starts the workers and bids for the leadership of the
+// singletons.
 func (e *Engine) Start(ctx context.Context) error {
 	if err := e.recoverAtStart(ctx); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	e.stop = cancel
+	// Runs queued, jobs queued and cancels asked on any replica wake this one.
+	e.unsubscribe = append(e.unsubscribe,
+		e.store.Subscribe(store.TopicRuns, func(string) { e.Wake() }),
+		e.store.Subscribe(store.TopicJobs, func(string) { e.wakeJobs() }),
+		e.store.Subscribe(store.TopicCancel, func(runID string) {
+			e.mu.Lock()
+			j := e.active[runID]
+			e.mu.Unlock()
+			if j != nil {
+				j.stop(stopCancel)
+			}
+		}))
+	e.leader = e.store.Campaign(ctx, "singletons")
+	var led atomic.Bool
+	e.leader.OnChange(func(leading bool) {
+		switch was := led.Swap(leading); {
+		case leading && !was:
+			e.log.Info("this replica leads: it runs stalled detection, retention and background jobs", "replica", e.cfg.Replica)
+			e.wakeJobs()
+		case !leading && was:
+			e.log.Warn("this replica no longer leads", "replica", e.cfg.Replica)
+		}
+	})
 	for i := 0; i < e.cfg.Workers; i++ {
 		e.workers.Add(1)
 		go e.worker(ctx, fmt.Sprintf("%s/w%d", e.cfg.Name, i))
@@ -138,6 +219,12 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.Wake()
 	return nil
 }
+
+// Leading reports whether this replica runs the singletons now.
+func (e *Engine) Leading() bool { return e.leader != nil && e.leader.Leading() }
+
+// Replica names this replica.
+func (e *Engine) Replica() string { return e.cfg.Replica }
 
 // Stop shuts the engine down gracefully: it stops taking runs and interrupts
 // every running Terraform (SIGINT: it finishes what is under way and saves its
@@ -153,6 +240,9 @@ func (e *Engine) Stop(ctx context.Context) error {
 	}
 	e.stopped = true
 	close(e.quit)
+	for _, u := range e.unsubscribe {
+		u()
+	}
 	for _, j := range e.active {
 		j.stop(stopShutdown)
 	}
@@ -248,7 +338,7 @@ func (e *Engine) worker(ctx context.Context, name string) {
 		if ctx.Err() != nil {
 			return
 		}
-		run, err := e.store.Runs.Claim(ctx, name)
+		run, err := e.store.Runs.Claim(ctx, name, e.cfg.StallAfter)
 		if err != nil {
 			if ctx.Err() == nil {
 				e.log.Error("claim run", "worker", name, "error", err.Error())
@@ -260,7 +350,7 @@ func (e *Engine) worker(ctx context.Context, name string) {
 			case <-ctx.Done():
 				return
 			case <-e.wake:
-			case <-time.After(5 * time.Second): // a safety net; enqueues wake us directly
+			case <-time.After(5 * time.Second): // a safety net: enqueues on any replica wake us
 			}
 			continue
 		}

@@ -391,7 +391,7 @@ func TestStalledRunsAndOrphansFailWithInjectedClock(t *testing.T) {
 	h := newHarness(t, harnessOpt{clock: clk.Now}) // no workers: runs are claimed by hand
 	ctx := context.Background()
 	d := h.submit(example(t, "single-vm"), nil)
-	run, err := h.store.Runs.Claim(ctx, "a-worker-that-died")
+	run, err := h.store.Runs.Claim(ctx, "a-worker-that-died", h.engine.cfg.StallAfter)
 	if err != nil || run == nil {
 		t.Fatalf("claim: %v", err)
 	}

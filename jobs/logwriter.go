@@ -20,16 +20,29 @@ import (
 // together with how far that file has been read (store.Runs.AppendStream), so a
 // service that restarts mid-run reads on exactly after the last stored line.
 // The lines before that point are read again only for progress and errors.
+//
+// A line saying a resource was created is stored only once a stored state
+// version holds that resource (gate): whatever replica reads the log after a
+// crash, the stored state never knows fewer resources than the log says were
+// created. The engine stores the state as soon as such a line waits.
 type logWriter struct {
 	store        *store.Store
 	deploymentID string
 	runID        string
-	log          *slog.Logger
+	// lease is the run's: every write is refused once it is lost.
+	lease store.Lease
+	log   *slog.Logger
+	lost  bool // the lease is lost: nothing more can be written
 
 	mu       sync.Mutex
-	pending  []*store.LogLine
+	pending  []pendingLine
 	progress store.Progress
-	dirty    bool
+	// gate reports whether a stored state holds a resource address; lines
+	// announcing its creation wait for it. nil: no line waits.
+	gate func(address string) bool
+	// needState asks the engine to store the state: a line waits for it.
+	needState chan struct{}
+	dirty     bool
 	// errors are the summaries of Terraform's error diagnostics, for status_reason.
 	errors []string
 
@@ -47,8 +60,11 @@ type logWriter struct {
 	wg      sync.WaitGroup
 }
 
-func newLogWriter(st *store.Store, deploymentID, runID string, log *slog.Logger) *logWriter {
-	w := &logWriter{store: st, deploymentID: deploymentID, runID: runID, log: log, done: make(chan struct{})}
+// newLogWriter writes the log of the run the lease is on (a zero Token: a run
+// that already ended, read on by recovery).
+func newLogWriter(st *store.Store, deploymentID string, lease store.Lease, log *slog.Logger) *logWriter {
+	w := &logWriter{store: st, deploymentID: deploymentID, runID: lease.RunID, lease: lease, log: log, done: make(chan struct{}),
+		needState: make(chan struct{}, 1)}
 	w.wg.Add(1)
 	go w.flushLoop()
 	return w
@@ -61,7 +77,7 @@ func (w *logWriter) flushLoop() {
 	for {
 		select {
 		case <-w.done:
-			w.flush()
+			w.flushAll()
 			return
 		case <-t.C:
 			w.flush()
@@ -69,53 +85,112 @@ func (w *logWriter) flushLoop() {
 	}
 }
 
+// pendingLine is a line waiting to be stored.
+type pendingLine struct {
+	line *store.LogLine
+	end  int64 // where it ends in the process stream; -1 for the orchestrator's own lines
+	// created is the resource whose creation the line announces: it waits
+	// until a stored state holds it.
+	created string
+	at      time.Time
+}
+
 // add queues one line.
 func (w *logWriter) add(level, source, resource, msg string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.pending = append(w.pending, &store.LogLine{Time: w.store.Now(), Level: level, Source: source, RunID: w.runID, Resource: resource, Message: msg})
+	w.pending = append(w.pending, pendingLine{line: &store.LogLine{Time: w.store.Now(), Level: level, Source: source, RunID: w.runID,
+		Resource: resource, Message: msg}, end: -1})
 }
 
 // maxPending bounds the lines kept for a retry when the database refuses a batch.
 const maxPending = 20000
 
-func (w *logWriter) flush() {
+// maxHold bounds how long a creation line waits for a state holding its
+// resource: Terraform writes its state right after each resource, so a
+// longer wait means the addresses do not match, and the line goes (logged).
+const maxHold = 30 * time.Second
+
+func (w *logWriter) flush() { w.flushUpTo(false) }
+
+// flushAll stores every queued line, waiting ones included (the process
+// ended: its final state was stored, or cannot be).
+func (w *logWriter) flushAll() { w.flushUpTo(true) }
+
+func (w *logWriter) flushUpTo(all bool) {
 	w.flushMu.Lock()
 	defer w.flushMu.Unlock()
 	w.mu.Lock()
-	lines, progress, dirty := w.pending, w.progress, w.dirty
-	offset, stream := w.offset, w.streaming && w.offset != w.committed
-	w.pending, w.dirty = nil, false
+	queued, progress, dirty := w.pending, w.progress, w.dirty
+	cut := len(queued)
+	for i, p := range queued {
+		if all || p.created == "" || w.gate == nil || w.gate(p.created) {
+			continue
+		}
+		if time.Since(p.at) > maxHold {
+			w.log.Warn("a creation line waited too long for a stored state holding its resource", "run", w.runID, "resource", p.created)
+			continue
+		}
+		cut = i
+		select {
+		case w.needState <- struct{}{}:
+		default:
+		}
+		break
+	}
+	offset := w.offset
+	if cut < len(queued) {
+		// The stream is stored up to the last line sent: after a crash the
+		// waiting lines are read again.
+		offset = w.committed
+		for _, p := range queued[:cut] {
+			offset = max(offset, p.end)
+		}
+	}
+	stream := w.streaming && offset != w.committed
+	lines := make([]*store.LogLine, cut)
+	for i, p := range queued[:cut] {
+		lines[i] = p.line
+	}
+	w.pending, w.dirty = append([]pendingLine(nil), queued[cut:]...), false
 	w.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var err error
 	switch {
+	case w.lost:
+		return // a worker that lost its run writes nothing of it
 	case stream:
-		err = w.store.Runs.AppendStream(ctx, w.runID, offset, lines...)
+		err = w.store.Runs.AppendStream(ctx, w.lease, offset, lines...)
 	case len(lines) > 0:
-		err = w.store.Logs.Append(ctx, w.deploymentID, lines...)
+		err = w.store.Runs.AppendLog(ctx, w.lease, w.deploymentID, lines...)
 	}
 	w.mu.Lock()
+	if store.IsLeaseLost(err) {
+		w.lost = true
+		w.mu.Unlock()
+		w.log.Warn("the run's lease is lost: its log lines from here on are dropped", "run", w.runID, "deployment", w.deploymentID)
+		return
+	}
 	if err == nil && stream {
 		w.committed = offset
 	} else if err != nil && !store.IsNotFound(err) {
 		w.log.Error("append logs", "deployment", w.deploymentID, "error", err.Error())
 		// Keep the batch for the next flush, in front of what came meanwhile.
-		if len(lines)+len(w.pending) <= maxPending {
-			w.pending = append(lines, w.pending...)
+		if len(queued)+len(w.pending) <= maxPending {
+			w.pending = append(append([]pendingLine(nil), queued[:cut]...), w.pending...)
 		}
 	}
 	w.mu.Unlock()
 	if dirty {
-		if err := w.store.Deployments.SetProgress(ctx, w.deploymentID, progress); err != nil {
+		if err := w.store.Deployments.SetProgress(ctx, w.lease, w.deploymentID, progress); err != nil && !store.IsLeaseLost(err) {
 			w.log.Error("set progress", "deployment", w.deploymentID, "error", err.Error())
 		}
 	}
 }
 
 // sync stores everything queued so far.
-func (w *logWriter) sync() { w.flush() }
+func (w *logWriter) sync() { w.flushAll() }
 
 // Close writes what is left.
 func (w *logWriter) Close() {
@@ -148,9 +223,9 @@ func (w *logWriter) streamLine(line []byte, end int64) {
 	if !replay {
 		w.offset = end
 	}
-	l := w.terraformLineLocked(line)
+	l, created := w.terraformLineLocked(line)
 	if l != nil && !replay && !w.quiet {
-		w.pending = append(w.pending, l)
+		w.pending = append(w.pending, pendingLine{line: l, end: end, created: created, at: time.Now()})
 	}
 }
 
@@ -163,6 +238,7 @@ type tfMessage struct {
 		Resource struct {
 			Addr string `json:"addr"`
 		} `json:"resource"`
+		Action string `json:"action"`
 	} `json:"hook"`
 	Change struct {
 		Resource struct {
@@ -185,17 +261,19 @@ var levels = map[string]string{"trace": store.LevelDebug, "debug": store.LevelDe
 	"warn": store.LevelWarn, "error": store.LevelError}
 
 // terraformLineLocked reads one line of Terraform's output: progress, errors and
-// whether the command completed; it returns the log line to store (nil for none).
-func (w *logWriter) terraformLineLocked(line []byte) *store.LogLine {
+// whether the command completed; it returns the log line to store (nil for
+// none), and the address of the resource whose creation it announces.
+func (w *logWriter) terraformLineLocked(line []byte) (*store.LogLine, string) {
 	line = bytes.TrimSpace(line)
 	if len(line) == 0 {
-		return nil
+		return nil, ""
 	}
 	var m tfMessage
 	if err := json.Unmarshal(line, &m); err != nil {
 		// Not JSON (a crash message, a provider's raw output): keep it as it is.
-		return &store.LogLine{Time: w.store.Now(), Level: store.LevelInfo, Source: store.SourceTerraform, RunID: w.runID, Message: string(line)}
+		return &store.LogLine{Time: w.store.Now(), Level: store.LevelInfo, Source: store.SourceTerraform, RunID: w.runID, Message: string(line)}, ""
 	}
+	created := ""
 	// Lines are stamped with the service's clock, not Terraform's: retention and
 	// the since/until filters compare them with that clock.
 	l := &store.LogLine{Time: w.store.Now(), Level: levels[m.Level], Source: store.SourceTerraform, RunID: w.runID, Message: m.Message}
@@ -221,6 +299,9 @@ func (w *logWriter) terraformLineLocked(line []byte) *store.LogLine {
 			w.progress.Done++
 			w.dirty = true
 		}
+		if m.Type == "apply_complete" && (m.Hook.Action == "create" || m.Hook.Action == "replace") {
+			created = m.Hook.Resource.Addr
+		}
 	case "change_summary":
 		// Apply and destroy print the plan's summary first: only the final one
 		// says the command completed.
@@ -243,7 +324,7 @@ func (w *logWriter) terraformLineLocked(line []byte) *store.LogLine {
 			l.Message = "Error: " + msg
 		}
 	}
-	return l
+	return l, created
 }
 
 // failureMessages returns the error diagnostics seen so far.
@@ -254,9 +335,10 @@ func (w *logWriter) failureMessages() []string {
 }
 
 // endStream stores what was read of the current stream, with its offset; later
-// lines are the orchestrator's own until the next stream begins.
+// lines are the orchestrator's own until the next stream begins. Its process
+// has ended (or is given up on): lines waiting for a state go too.
 func (w *logWriter) endStream() {
-	w.flush()
+	w.flushAll()
 	w.mu.Lock()
 	w.streaming = false
 	w.mu.Unlock()

@@ -37,10 +37,22 @@ func (e *Engine) QueuePurge(ctx context.Context, before time.Time, olderThan, by
 }
 
 // jobWorker runs the service's own background jobs one at a time, apart from
-// the Terraform workers so a long purge never delays a deployment.
+// the Terraform workers so a long purge never delays a deployment. Only the
+// leading replica runs them; a job whose worker died (or lost the leadership
+// and went silent) is taken over once its heartbeat is older than StallAfter.
 func (e *Engine) jobWorker(ctx context.Context) {
 	defer e.workers.Done()
 	for ctx.Err() == nil {
+		if !e.Leading() {
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.jobWake: // leadership won, or a job queued: look again
+			case <-time.After(30 * time.Second):
+			}
+			continue
+		}
+		lead := e.leader.Context()
 		j, err := e.store.Jobs.Claim(ctx, e.cfg.Name+"/jobs", e.store.Now().Add(-e.cfg.StallAfter))
 		if err != nil && ctx.Err() == nil {
 			e.log.Error("claim job", "error", err.Error())
@@ -54,7 +66,11 @@ func (e *Engine) jobWorker(ctx context.Context) {
 			}
 			continue
 		}
-		e.runJob(ctx, j)
+		jctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(lead, cancel) // a leader that lost the leadership stops
+		e.runJob(jctx, j)
+		stop()
+		cancel()
 	}
 }
 

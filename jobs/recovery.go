@@ -26,6 +26,15 @@ import (
 //     Terraform was killed) are killed: they change nothing.
 //   - A workdir whose state is newer than the store's (Terraform finished while
 //     no service ran) is saved, and the resources are rebuilt from it.
+//
+// With several replicas on one database, a replica recovers at start only the
+// runs of its own previous process (the worker names its replica): it alone can
+// see their processes and files. Runs of other replicas are left to them, or,
+// once their lease has expired (the replica died or hangs), to the stalled
+// detector of the leading replica, which can only end them with the state
+// stored so far. A workdir state that went on from an older state than the
+// store's newest (its run was taken over meanwhile) is a fork: it is set aside
+// for an operator, never stored.
 
 // recoveryWorker names this process's worker for runs it takes over.
 func (e *Engine) recoveryWorker() string { return e.cfg.Name + "/recovery" }
@@ -40,9 +49,14 @@ func (e *Engine) recoverAtStart(ctx context.Context) error {
 	}
 	leftovers := e.leftoverSessions()
 	claimed := map[int]bool{}
-	busy := map[string]bool{}
+	busy := map[string]bool{} // a run of the deployment is running somewhere
+	mine := map[string]bool{} // ... here: this replica takes it over
 	for _, r := range runs {
 		busy[r.DeploymentID] = true
+		if !e.ours(r.Worker) {
+			continue // another replica's: it holds the lease, or the stalled detector takes it once expired
+		}
+		mine[r.DeploymentID] = true
 		if r.Process.PID == 0 && r.Process.Stream != "" {
 			// The process started but its PID was never recorded: it is the
 			// Terraform session working in the run's workdir.
@@ -51,14 +65,16 @@ func (e *Engine) recoverAtStart(ctx context.Context) error {
 			}
 		}
 		claimed[r.Process.PID] = true
-		e.takeOver(ctx, r, "the service restarted while this run was running")
+		// This replica's previous process is gone (this one holds the data
+		// directory): its lease need not have expired.
+		e.takeOver(ctx, r, "the service restarted while this run was running", false)
 	}
 	for dep, sessions := range leftovers {
 		for _, l := range sessions {
 			if claimed[l.PID] {
 				continue
 			}
-			if busy[dep] {
+			if mine[dep] {
 				// Not the run's own process (that one is recorded): a stray.
 				_ = signalGroup(l.PID, syscall.SIGKILL)
 				continue
@@ -123,10 +139,11 @@ func deploymentOf(work, dir string) (string, bool) {
 	return strings.Split(rel, string(filepath.Separator))[0], true
 }
 
-// takeOver moves a run's lease to this process and resumes it in a goroutine of
-// its own.
-func (e *Engine) takeOver(ctx context.Context, r *store.Run, why string) bool {
-	taken, err := e.store.Runs.Takeover(ctx, r.ID, r.Worker, e.recoveryWorker())
+// takeOver moves a run's lease to this process (only an expired one when
+// expired) and resumes it in a goroutine of its own. A run of another replica
+// is resumed without its processes and files, which are on that replica.
+func (e *Engine) takeOver(ctx context.Context, r *store.Run, why string, expired bool) bool {
+	taken, err := e.store.Runs.Takeover(ctx, store.Handover{From: r.Lease(), To: e.recoveryWorker(), For: e.cfg.StallAfter, Expired: expired})
 	if err != nil {
 		if store.ErrorCode(err) != store.EConflict {
 			e.log.Error("take over run", "run", r.ID, "error", err.Error())
@@ -137,10 +154,15 @@ func (e *Engine) takeOver(ctx context.Context, r *store.Run, why string) bool {
 	if taken.Process.PID == 0 {
 		taken.Process.PID, taken.Process.Identity = r.Process.PID, r.Process.Identity
 	}
+	remote := ""
+	if !e.ours(r.Worker) {
+		remote = replicaOf(r.Worker)
+		e.log.Warn("taking over a run of another replica whose lease expired", "run", r.ID, "replica", remote)
+	}
 	e.jobs.Add(1)
 	go func() {
 		defer e.jobs.Done()
-		e.workRecovered(taken, why, e.resume)
+		e.workRecovered(taken, why, remote, e.resume)
 	}()
 	return true
 }
@@ -152,6 +174,9 @@ func (e *Engine) resume(j *job) store.Result {
 	run, logs := j.run, j.logs
 	p := run.Process
 	logs.add(store.LevelWarn, store.SourceOrchestrator, "", fmt.Sprintf("%s run %s taken over by %s: %s", run.Kind, run.ID, run.Worker, j.recovered))
+	if j.remote {
+		logs.add(store.LevelWarn, store.SourceOrchestrator, "", fmt.Sprintf("the run was held by replica %s, whose lease expired", j.from))
+	}
 	d, err := e.loadDeployment(run.DeploymentID)
 	if err != nil {
 		return store.Result{Status: store.RunFailed, Error: "load deployment: " + err.Error()}
@@ -165,6 +190,10 @@ func (e *Engine) resume(j *job) store.Result {
 		return e.action(j, d)
 	case p.Stream == "":
 		sr.err = fmt.Errorf("the run ended before Terraform started; nothing was changed")
+	case j.remote:
+		// Never wait on, signal or read what belongs to another replica.
+		sr = stepResult{started: true, err: fmt.Errorf("its Terraform (%s, pid %d) ran on replica %s, which stopped renewing the run's lease: "+
+			"it cannot be followed from this replica; the state stored so far is kept", p.Step, p.PID, j.from)}
 	default:
 		var proc *tfProcess
 		if processAlive(p.PID, p.Identity) {
@@ -196,8 +225,10 @@ func (e *Engine) resume(j *job) store.Result {
 	}
 	cancel()
 	if err != nil {
-		if _, serr := e.ingestWorkdirState(d.ID, run.ID, logs, false); serr != nil {
-			logs.add(store.LevelError, store.SourceOrchestrator, "", "save state: "+serr.Error())
+		if !j.remote {
+			if _, serr := e.ingestWorkdirState(run.Lease(), d.ID, logs, false); serr != nil {
+				logs.add(store.LevelError, store.SourceOrchestrator, "", "save state: "+serr.Error())
+			}
 		}
 		sr.ok, sr.err = false, fmt.Errorf("translate the template: %w", err)
 		return e.outcome(j, sr, nil)
@@ -205,7 +236,7 @@ func (e *Engine) resume(j *job) store.Result {
 	result := e.conclude(j, d, res, prev, sr)
 	if run.Kind == store.RunAction && result.Status != store.RunSucceeded && run.Params.ResourceID != "" {
 		ctx, cancel := opContext()
-		_ = e.store.Resources.SetState(ctx, d.ID, store.ResError, run.Params.ResourceID)
+		_ = e.store.Resources.SetState(ctx, run.Lease(), d.ID, store.ResError, run.Params.ResourceID)
 		cancel()
 	}
 	return result
@@ -222,7 +253,9 @@ func (e *Engine) collectLeftover(deploymentID string, pid int, identity string) 
 	unlock := e.lock(deploymentID)
 	defer unlock()
 	last := e.lastRun(deploymentID)
-	ours := last != nil && last.Process.PID == pid && last.Process.Identity == identity
+	// Its output goes into its run's log only while that run is this
+	// replica's (not taken over by another since).
+	ours := last != nil && last.Process.PID == pid && last.Process.Identity == identity && e.ours(last.Worker)
 	interrupted := ours && strings.HasSuffix(last.Process.Step, ", interrupted")
 	e.logLine(context.Background(), deploymentID, "", store.LevelWarn, fmt.Sprintf("a Terraform process (pid %d) left by a run that already ended still works in the workdir: waiting for it, then saving the state it wrote", pid))
 	p := attachTerraform(pid, identity)
@@ -235,7 +268,7 @@ func (e *Engine) collectLeftover(deploymentID string, pid int, identity string) 
 	var logs *logWriter
 	t := &tail{}
 	if ours && last.Process.Stream != "" {
-		logs = newLogWriter(e.store, deploymentID, last.ID, e.log)
+		logs = newLogWriter(e.store, deploymentID, store.Lease{RunID: last.ID}, e.log)
 		logs.beginStream(last.Process.Offset, strings.HasPrefix(last.Process.Step, "refresh"))
 		t.path = filepath.Join(e.workdir(deploymentID), last.Process.Stream)
 	}
@@ -290,8 +323,9 @@ func (e *Engine) lastRun(deploymentID string) *store.Run {
 	return runs[0]
 }
 
-// ingestNewerWorkdirStates saves, for every deployment not busy, a workdir
-// state newer than the stored one, and rebuilds its resources from it.
+// ingestNewerWorkdirStates saves, for every deployment not busy (no run of it
+// runs on any replica), a workdir state newer than the stored one, and
+// rebuilds its resources from it.
 func (e *Engine) ingestNewerWorkdirStates(ctx context.Context, busy map[string]bool) {
 	entries, err := os.ReadDir(filepath.Join(e.cfg.DataDir, "work"))
 	if err != nil {
@@ -322,14 +356,27 @@ func (e *Engine) ingestNewerWorkdirStates(ctx context.Context, busy map[string]b
 
 // ingestRecovered saves a workdir's state that is newer than the store's and
 // rebuilds the deployment's resources from it, as a failed run of kind would.
+// A state that forked from an older stored one (another replica ran the
+// deployment meanwhile) is set aside instead, with a line in the log.
 func (e *Engine) ingestRecovered(deploymentID, runID string, kind store.RunKind) {
 	ctx, cancel := opContext()
 	defer cancel()
-	raw, st, err := readWorkdirState(e.workdir(deploymentID))
+	dir := e.workdir(deploymentID)
+	raw, st, err := readWorkdirState(dir)
 	if err != nil || st == nil {
 		return
 	}
-	added, err := e.storeState(ctx, deploymentID, runID, raw, st)
+	if latest, err := e.store.States.Latest(ctx, deploymentID); err == nil && latest.Lineage == st.Lineage &&
+		st.Serial > latest.Serial && !inStep(dir, latest) {
+		aside := fmt.Sprintf("%s.forked-%d", stateFile, st.Serial)
+		if os.Rename(filepath.Join(dir, stateFile), filepath.Join(dir, aside)) == nil {
+			e.logLine(ctx, deploymentID, "", store.LevelError, fmt.Sprintf("replica %s holds a state of this deployment (serial %d) written by a run "+
+				"another replica took over: it went on from an older state than the store's newest (serial %d) and is not stored; "+
+				"resources it lists may exist: it is kept in that replica's workdir as %s for an operator", e.cfg.Replica, st.Serial, latest.Serial, aside))
+		}
+		return
+	}
+	added, err := e.storeState(ctx, store.Lease{RunID: runID}, deploymentID, raw, st)
 	if err != nil || !added {
 		return
 	}
@@ -344,19 +391,19 @@ func (e *Engine) ingestRecovered(deploymentID, runID string, kind store.RunKind)
 		return
 	}
 	prev, _ := e.store.Resources.List(ctx, deploymentID)
-	if _, err := e.syncResources(ctx, d, res, raw, prev, kind, true); err != nil {
+	if _, err := e.syncResources(ctx, store.Lease{}, d, res, raw, prev, kind, true); err != nil {
 		e.logLine(context.Background(), deploymentID, runID, store.LevelWarn, "read resources from the state: "+err.Error())
 	}
 }
 
-// DetectStalled takes over running runs whose heartbeat is older than
-// StallAfter (their worker died or hangs): a run whose Terraform still runs is
-// followed to its end, one whose Terraform ended records how it ended, one
-// that never started Terraform fails. It also fails in-progress deployments no
-// run is working on. It returns how many runs it took over.
+// DetectStalled takes over running runs whose lease expired (their worker died
+// or hangs): a run of this replica whose Terraform still runs is followed to
+// its end, one whose Terraform ended records how it ended, one that never
+// started Terraform fails; a run of another replica fails as stalled with the
+// state stored so far. It also fails in-progress deployments no run is
+// working on. It returns how many runs it took over.
 func (e *Engine) DetectStalled(ctx context.Context) (int, error) {
-	before := e.store.Now().Add(-e.cfg.StallAfter)
-	runs, err := e.store.Runs.Stalled(ctx, before)
+	runs, err := e.store.Runs.Stalled(ctx, e.store.Now())
 	if err != nil {
 		return 0, err
 	}
@@ -375,7 +422,7 @@ func (e *Engine) DetectStalled(ctx context.Context) (int, error) {
 		if r.HeartbeatAt != nil {
 			why += " since " + r.HeartbeatAt.Format(time.RFC3339)
 		}
-		if e.takeOver(ctx, r, why) {
+		if e.takeOver(ctx, r, why, true) {
 			n++
 		}
 	}

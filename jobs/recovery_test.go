@@ -51,15 +51,15 @@ func (h *harness) startAsDeadProcess(run *store.Run) (*tfProcess, store.Process)
 		h.t.Fatal(err)
 	}
 	j := newJob(run, h.engine.workdir(d.ID))
-	j.logs = newLogWriter(h.store, d.ID, run.ID, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	j.logs = newLogWriter(h.store, d.ID, run.Lease(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	defer j.logs.Close()
 	res, w, err := h.engine.prepare(j, d)
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.engine.markResources(ctx, d, res, run.Kind)
+	h.engine.markResources(ctx, run.Lease(), d, res, run.Kind)
 	rec := store.Process{Step: "apply", Stream: filepath.Join(streamDir, run.ID+"-1-1.jsonl")}
-	if err := h.store.Runs.SetProcess(ctx, run.ID, run.Worker, rec); err != nil {
+	if err := h.store.Runs.SetProcess(ctx, run.Lease(), rec); err != nil {
 		h.t.Fatal(err)
 	}
 	p, err := h.engine.startTerraform(w.dir, w.env, rec.Stream, stderrOf(rec.Stream), applyArgs()...)
@@ -68,7 +68,7 @@ func (h *harness) startAsDeadProcess(run *store.Run) (*tfProcess, store.Process)
 	}
 	h.t.Cleanup(func() { p.kill() })
 	rec.PID, rec.Identity = p.pid, p.identity
-	if err := h.store.Runs.SetProcess(ctx, run.ID, run.Worker, rec); err != nil {
+	if err := h.store.Runs.SetProcess(ctx, run.Lease(), rec); err != nil {
 		h.t.Fatal(err)
 	}
 	return p, rec
@@ -103,7 +103,7 @@ func TestRestartReattachesToTheRunningTerraform(t *testing.T) {
 	h := newHarness(t, harnessOpt{target: map[string]any{"boot_seconds": 4}})
 	ctx := context.Background()
 	d := h.submit(example(t, "cluster"), map[string]any{"node_count": 2})
-	run, err := h.store.Runs.Claim(ctx, "crashed-process/w0")
+	run, err := h.store.Runs.Claim(ctx, "crashed-process/w0", h.engine.cfg.StallAfter)
 	if err != nil || run == nil {
 		t.Fatalf("claim: %v", err)
 	}
@@ -124,7 +124,7 @@ func TestRestartReattachesToTheRunningTerraform(t *testing.T) {
 		json.Unmarshal(l, &m)
 		stored = append(stored, &store.LogLine{Level: store.LevelInfo, Source: store.SourceTerraform, RunID: run.ID, Message: m.Message})
 	}
-	if err := h.store.Runs.AppendStream(ctx, run.ID, int64(offset), stored...); err != nil {
+	if err := h.store.Runs.AppendStream(ctx, run.Lease(), int64(offset), stored...); err != nil {
 		t.Fatal(err)
 	}
 	if !p.alive() {
@@ -189,7 +189,7 @@ func TestRestartAfterTerraformFinishedAlone(t *testing.T) {
 	h := newHarness(t, harnessOpt{})
 	ctx := context.Background()
 	d := h.submit(example(t, "cluster"), map[string]any{"node_count": 2})
-	run, _ := h.store.Runs.Claim(ctx, "crashed-process/w0")
+	run, _ := h.store.Runs.Claim(ctx, "crashed-process/w0", h.engine.cfg.StallAfter)
 	p, _ := h.startAsDeadProcess(run)
 	for _, r := range h.resources(d.ID) {
 		if r.State != store.ResCreating {
@@ -219,9 +219,9 @@ func TestRestartOfARunThatNeverStartedTerraform(t *testing.T) {
 	h := newHarness(t, harnessOpt{})
 	ctx := context.Background()
 	d := h.submit(example(t, "single-vm"), nil)
-	run, _ := h.store.Runs.Claim(ctx, "crashed-process/w0")
+	run, _ := h.store.Runs.Claim(ctx, "crashed-process/w0", h.engine.cfg.StallAfter)
 	res, _ := h.engine.Translate(ctx, d)
-	h.engine.markResources(ctx, d, res, store.RunCreate)
+	h.engine.markResources(ctx, run.Lease(), d, res, store.RunCreate)
 	second := h.secondEngine("second", Config{})
 	if err := second.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -452,7 +452,7 @@ func TestCancelLeavesNothingOfTheRun(t *testing.T) {
 	ctx := context.Background()
 	e := h.secondEngine("cancels", Config{KillGrace: 2 * time.Second})
 	d := h.submit(example(t, "single-vm"), nil)
-	run, _ := h.store.Runs.Claim(ctx, "cancels/w0")
+	run, _ := h.store.Runs.Claim(ctx, "cancels/w0", h.engine.cfg.StallAfter)
 	dir := e.workdir(d.ID)
 	os.MkdirAll(filepath.Join(dir, streamDir), 0o700)
 	os.MkdirAll(filepath.Join(dir, ".home"), 0o700)
@@ -469,7 +469,7 @@ func TestCancelLeavesNothingOfTheRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := newJob(run, dir)
-	j.logs = newLogWriter(h.store, d.ID, run.ID, e.log)
+	j.logs = newLogWriter(h.store, d.ID, run.Lease(), e.log)
 	defer j.logs.Close()
 	done := make(chan stepResult, 1)
 	go func() { done <- e.step(j, &workdir{dir: dir, env: env}, "apply", false, applyArgs()...) }()

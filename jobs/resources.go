@@ -14,14 +14,14 @@ import (
 
 // markResources shows what a run is about to do on the resources it touches, and
 // returns the rows as they were. A create announces the instances it will make.
-func (e *Engine) markResources(ctx context.Context, d *store.Deployment, res *tosca2tf.Result, kind store.RunKind) []*store.Resource {
+func (e *Engine) markResources(ctx context.Context, l store.Lease, d *store.Deployment, res *tosca2tf.Result, kind store.RunKind) []*store.Resource {
 	prev, err := e.store.Resources.List(ctx, d.ID)
 	if err != nil {
 		return nil
 	}
 	switch kind {
 	case store.RunDelete:
-		_ = e.store.Resources.SetState(ctx, d.ID, store.ResDeleting)
+		_ = e.store.Resources.SetState(ctx, l, d.ID, store.ResDeleting)
 	case store.RunCreate:
 		if len(prev) > 0 {
 			break
@@ -34,10 +34,10 @@ func (e *Engine) markResources(ctx context.Context, d *store.Deployment, res *to
 					Address: fmt.Sprintf("%s[%d]", address, i), State: store.ResCreating, Attributes: map[string]any{}})
 			}
 		}
-		_ = e.store.Resources.Sync(ctx, d.ID, rows)
+		_ = e.store.Resources.Sync(ctx, l, d.ID, rows)
 		prev, _ = e.store.Resources.List(ctx, d.ID)
 	case store.RunRedeploy, store.RunUpdate:
-		_ = e.store.Resources.SetState(ctx, d.ID, store.ResConfiguring)
+		_ = e.store.Resources.SetState(ctx, l, d.ID, store.ResConfiguring)
 	}
 	return prev
 }
@@ -70,7 +70,7 @@ type orcResource struct {
 // output does not know yet but whose module holds resources in the state (an
 // interrupted apply writes resources before it writes outputs): a row is never
 // missing for something that may exist. It returns the TOSCA outputs to store.
-func (e *Engine) syncResources(ctx context.Context, d *store.Deployment, res *tosca2tf.Result, state []byte,
+func (e *Engine) syncResources(ctx context.Context, l store.Lease, d *store.Deployment, res *tosca2tf.Result, state []byte,
 	prev []*store.Resource, kind store.RunKind, failed bool) (json.RawMessage, error) {
 	st := &tfState{}
 	if state != nil {
@@ -135,7 +135,7 @@ func (e *Engine) syncResources(ctx context.Context, d *store.Deployment, res *to
 			}
 		}
 	}
-	if err := e.store.Resources.Sync(ctx, d.ID, rows); err != nil {
+	if err := e.store.Resources.Sync(ctx, l, d.ID, rows); err != nil {
 		return nil, err
 	}
 	values := map[string]any{}

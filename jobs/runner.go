@@ -32,6 +32,9 @@ const (
 	stopCancel   stopReason = "cancelled"
 	stopTimeout  stopReason = "timed out"
 	stopShutdown stopReason = "service stopping"
+	// stopLeaseLost: another worker took the run over (this one was silent
+	// past its lease): it may write nothing more, and its Terraform stops.
+	stopLeaseLost stopReason = "lease lost"
 )
 
 // job is a run this process works on: the one it claimed from the queue, or one
@@ -42,6 +45,10 @@ type job struct {
 	logs *logWriter
 	// recovered says why the run was taken over ("" for a claimed run).
 	recovered string
+	// remote: the run was taken over from another replica (from), whose
+	// processes and workdir files this one cannot see.
+	remote bool
+	from   string
 	// ctx ends when the run is stopped: no new step starts.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -54,6 +61,28 @@ type job struct {
 	gaveUp   bool
 	steps    int
 	serial   int64 // newest state serial known stored
+
+	knownMu sync.Mutex
+	known   map[string]bool // resource addresses of the newest state stored
+}
+
+// setStored records the newest state known stored: the creation lines of its
+// resources may go into the log.
+func (j *job) setStored(st *tfState) {
+	addrs := map[string]bool{}
+	for _, a := range st.managedAddresses() {
+		addrs[a] = true
+	}
+	j.knownMu.Lock()
+	j.serial, j.known = st.Serial, addrs
+	j.knownMu.Unlock()
+}
+
+// stored reports whether the newest state known stored holds a resource.
+func (j *job) stored(address string) bool {
+	j.knownMu.Lock()
+	defer j.knownMu.Unlock()
+	return j.known[address]
 }
 
 func newJob(run *store.Run, dir string) *job {
@@ -97,13 +126,15 @@ func (j *job) giveUp() {
 // work runs body for a run this process holds and records the outcome: the
 // state saved, the resources rebuilt, the run finished once.
 func (e *Engine) work(run *store.Run, body func(*job) store.Result) {
-	e.workRecovered(run, "", body)
+	e.workRecovered(run, "", "", body)
 }
 
-func (e *Engine) workRecovered(run *store.Run, recovered string, body func(*job) store.Result) {
+// workRecovered works on a run taken over (recovered says why), from another
+// replica when from names it.
+func (e *Engine) workRecovered(run *store.Run, recovered, from string, body func(*job) store.Result) {
 	start := time.Now()
 	j := newJob(run, e.workdir(run.DeploymentID))
-	j.recovered = recovered
+	j.recovered, j.remote, j.from = recovered, from != "", from
 	if !e.register(j) {
 		return
 	}
@@ -116,17 +147,21 @@ func (e *Engine) workRecovered(run *store.Run, recovered string, body func(*job)
 	e.metrics.TerraformProcesses(1)
 	defer e.metrics.TerraformProcesses(-1)
 
-	j.logs = newLogWriter(e.store, run.DeploymentID, run.ID, e.log)
+	j.logs = newLogWriter(e.store, run.DeploymentID, run.Lease(), e.log)
+	j.logs.gate = j.stored
 	if ctx, cancel := opContext(); true {
 		if latest, err := e.store.States.Latest(ctx, run.DeploymentID); err == nil {
 			j.serial = latest.Serial
+			if st, err := parseState(latest.State); err == nil {
+				j.setStored(st)
+			}
 		}
 		cancel()
 	}
 	result := body(j)
 	stopClock()
 	stopBeat()
-	result.Worker = run.Worker
+	result.Lease = run.Lease()
 	level, verb := store.LevelInfo, "succeeded"
 	if result.Status != store.RunSucceeded {
 		level, verb = store.LevelError, string(result.Status)
@@ -136,7 +171,11 @@ func (e *Engine) workRecovered(run *store.Run, recovered string, body func(*job)
 	ctx, cancel := opContext()
 	defer cancel()
 	if err := e.store.Runs.Finish(ctx, run.ID, result); err != nil {
-		e.log.Error("finish run", "run", run.ID, "error", err.Error())
+		if store.IsLeaseLost(err) {
+			e.log.Warn("run taken over by another worker: its outcome here is not recorded", "run", run.ID, "outcome", string(result.Status))
+		} else {
+			e.log.Error("finish run", "run", run.ID, "error", err.Error())
+		}
 		return
 	}
 	j.mu.Lock()
@@ -157,7 +196,9 @@ func (e *Engine) removeStreams(run *store.Run) {
 }
 
 // heartbeat renews the run's lease until stopped, and stops the run when a
-// cancel was requested through the store (by this or another process).
+// cancel was requested through the store (by this or another process), or when
+// the lease is lost: another worker took the run over, and this one's
+// Terraform is interrupted (then killed after the kill grace).
 func (e *Engine) heartbeat(j *job) func() {
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -171,12 +212,15 @@ func (e *Engine) heartbeat(j *job) func() {
 				return
 			case <-t.C:
 				ctx, cancel := opContext()
-				cancelled, err := e.store.Runs.Heartbeat(ctx, j.run.ID, j.run.Worker)
+				cancelled, err := e.store.Runs.Heartbeat(ctx, j.run.Lease(), e.cfg.StallAfter)
 				cancel()
-				if err != nil && store.ErrorCode(err) != store.EConflict {
+				switch {
+				case store.IsLeaseLost(err):
+					e.log.Warn("lost the lease on a run: another worker took it over; interrupting its Terraform", "run", j.run.ID)
+					j.stop(stopLeaseLost)
+				case err != nil:
 					e.log.Error("heartbeat", "run", j.run.ID, "error", err.Error())
-				}
-				if cancelled && err == nil {
+				case cancelled:
 					j.stop(stopCancel)
 				}
 			}
@@ -219,7 +263,7 @@ func (e *Engine) perform(j *job) store.Result {
 		return fail(err.Error())
 	}
 	ctx, cancel := opContext()
-	prev := e.markResources(ctx, d, res, run.Kind)
+	prev := e.markResources(ctx, run.Lease(), d, res, run.Kind)
 	cancel()
 
 	var sr stepResult
@@ -272,7 +316,7 @@ func (e *Engine) prepare(j *job, d *store.Deployment) (*tosca2tf.Result, *workdi
 	for _, w := range res.Warnings {
 		j.logs.add(store.LevelWarn, store.SourceTranslator, "", w.Error())
 	}
-	if err := e.store.Deployments.SetGenerated(ctx, d.ID, string(res.Main), string(res.Vars)); err != nil {
+	if err := e.store.Deployments.SetGenerated(ctx, j.run.Lease(), d.ID, string(res.Main), string(res.Vars)); err != nil {
 		return nil, nil, err
 	}
 	if j.ctx.Err() != nil {
@@ -330,7 +374,7 @@ func stderrOf(stream string) string { return strings.TrimSuffix(stream, ".jsonl"
 func (e *Engine) setProcess(j *job, p store.Process) error {
 	ctx, cancel := opContext()
 	defer cancel()
-	return e.store.Runs.SetProcess(ctx, j.run.ID, j.run.Worker, p)
+	return e.store.Runs.SetProcess(ctx, j.run.Lease(), p)
 }
 
 // follow reads a Terraform process's output into the run's log until the
@@ -364,6 +408,7 @@ func (e *Engine) follow(j *job, p *tfProcess, rec store.Process) stepResult {
 				// now (a provisioner's orphan) belongs to nobody.
 				endGroup(p.pid, 500*time.Millisecond)
 			}
+			e.snapshotState(j) // its final state, before the lines that announce what it created
 			j.logs.endStream()
 			return e.stepOutcome(j, p, rec, t.found)
 		case <-stopping:
@@ -374,7 +419,7 @@ func (e *Engine) follow(j *job, p *tfProcess, rec store.Process) stepResult {
 			j.logs.add(store.LevelWarn, store.SourceOrchestrator, "", fmt.Sprintf("interrupting Terraform (%s): it finishes what is under way and saves its state", j.stopReason()))
 			p.interrupt()
 			rec.Step += ", interrupted"
-			if err := e.setProcess(j, rec); err != nil {
+			if err := e.setProcess(j, rec); err != nil && !store.IsLeaseLost(err) {
 				e.log.Error("record interrupt", "run", j.run.ID, "error", err.Error())
 			}
 			if j.stopReason() != stopShutdown {
@@ -393,6 +438,10 @@ func (e *Engine) follow(j *job, p *tfProcess, rec store.Process) stepResult {
 			e.snapshotState(j)
 			return stepResult{started: true, gaveUp: true, err: errors.New("the service stopped waiting for Terraform")}
 		case <-snap.C:
+			e.snapshotState(j)
+		case <-j.logs.needState:
+			// A line announcing a created resource waits for a stored state
+			// holding it: Terraform writes it right after the resource.
 			e.snapshotState(j)
 		case <-tick.C:
 		}
@@ -434,29 +483,46 @@ func (e *Engine) stepOutcome(j *job, p *tfProcess, rec store.Process, found bool
 // snapshotState copies the state Terraform has written so far into the store
 // when it is complete and newer than the stored one.
 func (e *Engine) snapshotState(j *job) {
+	if j.remote {
+		return // the workdir Terraform wrote is on another replica
+	}
 	raw, st, err := readWorkdirState(j.dir)
-	if err != nil || st == nil || st.Serial <= j.serial {
+	if err != nil || st == nil || st.Serial < j.serial {
 		return // none yet, or caught while Terraform writes it: next time
+	}
+	if st.Serial == j.serial {
+		j.setStored(st) // the same serial is the same state
+		return
 	}
 	ctx, cancel := opContext()
 	defer cancel()
-	if _, err := e.storeState(ctx, j.run.DeploymentID, j.run.ID, raw, st); err == nil {
-		j.serial = st.Serial
+	if _, err := e.storeState(ctx, j.run.Lease(), j.run.DeploymentID, raw, st); err == nil {
+		j.setStored(st)
 	} else if store.ErrorCode(err) != store.EConflict {
 		e.log.Error("save intermediate state", "run", j.run.ID, "error", err.Error())
+	} else if store.IsLeaseLost(err) {
+		j.stop(stopLeaseLost)
 	}
 }
 
 // conclude saves the state, rebuilds resources and outputs from it, and says
 // how the run ended.
 func (e *Engine) conclude(j *job, d *store.Deployment, res *tosca2tf.Result, prev []*store.Resource, sr stepResult) store.Result {
-	state, err := e.ingestWorkdirState(d.ID, j.run.ID, j.logs, sr.gaveUp)
+	var state []byte
+	var err error
+	if j.remote {
+		// The workdir Terraform wrote is on the replica that ran it: the
+		// stored state is all there is.
+		state, err = e.storedState(d.ID)
+	} else {
+		state, err = e.ingestWorkdirState(j.run.Lease(), d.ID, j.logs, sr.gaveUp)
+	}
 	if err != nil {
 		j.logs.add(store.LevelError, store.SourceOrchestrator, "", "save state: "+err.Error())
 	}
 	ctx, cancel := opContext()
 	defer cancel()
-	outputs, err := e.syncResources(ctx, d, res, state, prev, j.run.Kind, !sr.ok)
+	outputs, err := e.syncResources(ctx, j.run.Lease(), d, res, state, prev, j.run.Kind, !sr.ok)
 	if err != nil {
 		j.logs.add(store.LevelWarn, store.SourceOrchestrator, "", "read resources from the state: "+err.Error())
 	}
@@ -490,6 +556,8 @@ func (e *Engine) outcome(j *job, sr stepResult, outputs json.RawMessage) store.R
 		}
 	case stopTimeout:
 		result.Error = fmt.Sprintf("the run took longer than its time limit (%s): Terraform was interrupted; the state it wrote is saved", e.cfg.RunTimeout)
+	case stopLeaseLost:
+		result.Error = "another worker took the run over"
 	case stopShutdown:
 		result.Error = "interrupted: the service stopped during the run; the state Terraform wrote so far is saved"
 		if sr.gaveUp {
@@ -566,10 +634,10 @@ func (e *Engine) actionFrom(j *job, d *store.Deployment, first int) store.Result
 		}
 		d.PowerStates[p.Node][fmt.Sprint(p.Instance)] = power
 		ctx, cancel := opContext()
-		err := e.store.Deployments.SetPowerStates(ctx, d.ID, d.PowerStates)
+		err := e.store.Deployments.SetPowerStates(ctx, j.run.Lease(), d.ID, d.PowerStates)
 		if err == nil && p.ResourceID != "" {
 			state := map[string]store.ResourceState{"stopped": store.ResStopping, "started": store.ResStarting}[power]
-			_ = e.store.Resources.SetState(ctx, d.ID, state, p.ResourceID)
+			_ = e.store.Resources.SetState(ctx, j.run.Lease(), d.ID, state, p.ResourceID)
 		}
 		cancel()
 		if err != nil {
@@ -608,7 +676,7 @@ func (e *Engine) actionFrom(j *job, d *store.Deployment, first int) store.Result
 	result := e.conclude(j, d, res, prev, sr)
 	if result.Status != store.RunSucceeded && p.ResourceID != "" {
 		ctx, cancel := opContext()
-		_ = e.store.Resources.SetState(ctx, d.ID, store.ResError, p.ResourceID)
+		_ = e.store.Resources.SetState(ctx, j.run.Lease(), d.ID, store.ResError, p.ResourceID)
 		cancel()
 	}
 	return result

@@ -112,18 +112,46 @@ func readWorkdirState(dir string) ([]byte, *tfState, error) {
 }
 
 // storeState saves a state as a new version when it is newer than the stored
-// one. It reports whether it did; an older serial or another lineage is a
-// conflict and the store keeps what it has.
-func (e *Engine) storeState(ctx context.Context, deploymentID, runID string, raw []byte, st *tfState) (bool, error) {
-	return e.store.States.Add(ctx, &store.StateVersion{DeploymentID: deploymentID, RunID: runID, Serial: st.Serial,
+// one, under the lease of the run that wrote it (a zero Token outside any
+// run). It reports whether it did; an older serial or another lineage is a
+// conflict and the store keeps what it has. The workdir then knows it is in
+// step with the store at that serial (see syncMarker).
+func (e *Engine) storeState(ctx context.Context, l store.Lease, deploymentID string, raw []byte, st *tfState) (bool, error) {
+	dir := e.workdir(deploymentID)
+	m := readSyncMarker(dir)
+	if m.Lineage == st.Lineage && m.Serial == st.Serial {
+		m.Storing = 0
+	} else {
+		m.Storing = st.Serial
+	}
+	writeSyncMarker(dir, m) // a crash between the two writes leaves both serials known
+	added, err := e.store.States.Add(ctx, l, &store.StateVersion{DeploymentID: deploymentID, RunID: l.RunID, Serial: st.Serial,
 		Lineage: st.Lineage, State: raw})
+	if err == nil {
+		writeSyncMarker(dir, syncMarker{Lineage: st.Lineage, Serial: st.Serial})
+	}
+	return added, err
+}
+
+// storedState returns the newest stored state of a deployment (nil for none).
+func (e *Engine) storedState(deploymentID string) ([]byte, error) {
+	ctx, cancel := opContext()
+	defer cancel()
+	latest, err := e.store.States.Latest(ctx, deploymentID)
+	if store.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return latest.State, nil
 }
 
 // ingestWorkdirState stores the workdir's state when it is complete and newer
 // than the stored one, and returns the newest state there is (the workdir's, or
 // else the stored one; nil when there is none). live says Terraform may still
 // be writing the file.
-func (e *Engine) ingestWorkdirState(deploymentID, runID string, logs *logWriter, live bool) ([]byte, error) {
+func (e *Engine) ingestWorkdirState(l store.Lease, deploymentID string, logs *logWriter, live bool) ([]byte, error) {
 	ctx, cancel := opContext()
 	defer cancel()
 	raw, st, err := readWorkdirState(e.workdir(deploymentID))
@@ -138,7 +166,7 @@ func (e *Engine) ingestWorkdirState(deploymentID, runID string, logs *logWriter,
 	if err != nil {
 		saveErr = fmt.Errorf("the workdir's state is unreadable (%w): the stored state is kept", err)
 	} else if st != nil {
-		added, err := e.storeState(ctx, deploymentID, runID, raw, st)
+		added, err := e.storeState(ctx, l, deploymentID, raw, st)
 		switch {
 		case err != nil && store.ErrorCode(err) == store.EConflict:
 			saveErr = fmt.Errorf("the workdir's state was not stored: %w", err)

@@ -140,9 +140,53 @@ func initKey(res *tosca2tf.Result, tfVersion, target string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// syncMarkerFile records, in a workdir, the newest stored state the workdir was
+// in step with: the state version it stored or restored last (and the one it
+// is storing, while it does). Workdirs are disposable caches of the store, and
+// replicas each have their own: a workdir whose state is newer than the store's
+// newest is a descendant of it only if the store's newest is the state this
+// workdir was last in step with. Otherwise another replica ran the deployment
+// meanwhile from an older state (this replica had lost the run), and the
+// workdir's state is a fork that must not be applied on.
+const syncMarkerFile = ".orchestrator-synced"
+
+type syncMarker struct {
+	Lineage string `json:"lineage"`
+	Serial  int64  `json:"serial"`
+	Storing int64  `json:"storing,omitempty"`
+}
+
+func readSyncMarker(dir string) syncMarker {
+	var m syncMarker
+	raw, err := os.ReadFile(filepath.Join(dir, syncMarkerFile))
+	if err == nil {
+		_ = json.Unmarshal(raw, &m)
+	}
+	return m
+}
+
+func writeSyncMarker(dir string, m syncMarker) {
+	raw, _ := json.Marshal(m)
+	if err := os.WriteFile(filepath.Join(dir, syncMarkerFile+".tmp"), raw, 0o600); err == nil {
+		_ = os.Rename(filepath.Join(dir, syncMarkerFile+".tmp"), filepath.Join(dir, syncMarkerFile))
+	}
+}
+
+// inStep reports whether the workdir was last in step with the stored state v.
+// A workdir from before markers existed is trusted, as it always was.
+func inStep(dir string, v *store.StateVersion) bool {
+	m := readSyncMarker(dir)
+	if m.Lineage == "" {
+		_, err := os.Stat(filepath.Join(dir, syncMarkerFile))
+		return errors.Is(err, os.ErrNotExist)
+	}
+	return m.Lineage == v.Lineage && (m.Serial == v.Serial || m.Storing == v.Serial)
+}
+
 // restoreState puts the newest stored state in the workdir when the workdir has
-// none, a corrupt one, an older one, or one of another lineage. It says what it
-// did ("" when the workdir was up to date).
+// none, a corrupt one, an older one, one of another lineage, or one that forked
+// from an older stored state (see syncMarkerFile). It says what it did (""
+// when the workdir was up to date).
 func (e *Engine) restoreState(ctx context.Context, deploymentID, dir string) (string, error) {
 	stored, err := e.store.States.Latest(ctx, deploymentID)
 	if store.IsNotFound(err) {
@@ -173,6 +217,14 @@ func (e *Engine) restoreState(ctx context.Context, deploymentID, dir string) (st
 			}
 		} else if h.Serial < stored.Serial {
 			reason = "the workdir's state was older than the stored one: restored"
+		} else if h.Serial > stored.Serial && !inStep(dir, stored) {
+			aside := fmt.Sprintf("%s.forked-%d", path, h.Serial)
+			reason = fmt.Sprintf("the workdir's state (serial %d) went on from an older state than the store's newest, while another "+
+				"worker ran this deployment: resources it lists may exist and are not in the stored state (kept as %s for an operator); restored",
+				h.Serial, filepath.Base(aside))
+			if err := os.Rename(path, aside); err != nil {
+				return "", fmt.Errorf("set the forked state aside: %w", err)
+			}
 		}
 	}
 	if reason == "" {
@@ -185,6 +237,7 @@ func (e *Engine) restoreState(ctx context.Context, deploymentID, dir string) (st
 	if err := os.Rename(path+".restoring", path); err != nil {
 		return "", fmt.Errorf("restore state: %w", err)
 	}
+	writeSyncMarker(dir, syncMarker{Lineage: stored.Lineage, Serial: stored.Serial})
 	return fmt.Sprintf("%s (serial %d) from the store", reason, stored.Serial), nil
 }
 

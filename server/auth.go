@@ -26,6 +26,9 @@ type Principal struct {
 	Method string
 	// OIDC is the identity from an OIDC token (also for registered users).
 	OIDC *oidcIdentity
+	// gen is the store's generation read before the user was (0: not read):
+	// the request's cached answers are checked against it too.
+	gen uint64
 }
 
 // sessionIssuer marks session tokens signed by this service.
@@ -119,11 +122,16 @@ func (s *Server) authenticateAPIToken(ctx context.Context, raw string) (*Princip
 	return &Principal{User: u, Admin: u.Admin(), Method: "token"}, nil
 }
 
+// clockSkew is how far apart the clocks of replicas (kept by NTP) may be: a
+// session signed by one is good on another right away, not after the
+// difference.
+const clockSkew = 5 * time.Second
+
 func (s *Server) authenticateSession(ctx context.Context, raw string) (*Principal, error) {
 	claims := &jwt.RegisteredClaims{}
 	_, err := jwt.ParseWithClaims(raw, claims, func(*jwt.Token) (any, error) { return s.cfg.SigningKey, nil },
 		jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(sessionIssuer), jwt.WithExpirationRequired(),
-		jwt.WithTimeFunc(s.now), jwt.WithIssuedAt())
+		jwt.WithTimeFunc(s.now), jwt.WithIssuedAt(), jwt.WithLeeway(clockSkew))
 	if err != nil {
 		if errors.Is(err, jwt.ErrTokenExpired) {
 			return nil, store.Errorf(store.EUnauthorized, "session expired: log in again")
@@ -140,7 +148,7 @@ func (s *Server) authenticateSession(ctx context.Context, raw string) (*Principa
 	}
 	// Handlers may change the principal's user: each request gets its own copy.
 	cp := *u
-	return &Principal{User: &cp, Admin: cp.Admin(), Method: "session"}, nil
+	return &Principal{User: &cp, Admin: cp.Admin(), Method: "session", gen: gen}, nil
 }
 
 func (s *Server) authenticateOIDC(ctx context.Context, raw string) (*Principal, error) {

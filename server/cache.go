@@ -64,7 +64,12 @@ func (c *genCache[V]) put(key string, gen uint64, val V) {
 func (s *Server) cachedList(c *fiber.Ctx, compute func() (any, error)) error {
 	p := principalOf(c)
 	key := p.User.ID + "|" + map[bool]string{true: "admin", false: "user"}[p.Admin] + "|" + c.Path() + "?" + string(c.Request().URI().QueryString())
-	gen := s.store.Generation() // before reading: a write meanwhile makes the entry stale, never wrong
+	// Read before reading anything: a write meanwhile makes the entry stale,
+	// never wrong. The one read while authenticating serves (it came first).
+	gen := p.gen
+	if gen == 0 {
+		gen = s.store.Generation()
+	}
 	body, ok := s.lists.get(key, gen)
 	if !ok {
 		v, err := compute()

@@ -104,7 +104,7 @@ func (s *callbackSink) quiet(t *testing.T) {
 func settle(t *testing.T, app *testApp, id string, status store.RunStatus) {
 	t.Helper()
 	ctx := t.Context()
-	run, err := app.store.Runs.Claim(ctx, "worker")
+	run, err := app.store.Runs.Claim(ctx, "worker", time.Minute)
 	if err != nil || run == nil || run.DeploymentID != id {
 		t.Fatalf("claim the run of %s: %v %+v", id, err, run)
 	}

@@ -656,7 +656,8 @@ func (s *Server) reset(ctx context.Context, p *Principal, d *store.Deployment) (
 		}
 	}
 	reason := "reset by " + p.User.Username
-	d, err = s.store.Deployments.Reset(ctx, d.ID, reason, s.now().Add(-s.cfg.StallAfter))
+	// The store refuses while a worker's lease on a running run lasts past now.
+	d, err = s.store.Deployments.Reset(ctx, d.ID, reason, s.now())
 	if err != nil {
 		return nil, err
 	}

@@ -19,11 +19,17 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	defer cancel()
 	checks := fiber.Map{}
 	ready := true
+	db := fiber.Map{"engine": s.store.Dialect()}
+	start := time.Now()
 	if err := s.store.Ping(ctx); err != nil {
 		checks["database"], ready = "unavailable", false
 		s.log.Error("readiness: database", "error", err.Error())
 	} else {
 		checks["database"] = "ok"
+		db["latency_ms"] = float64(time.Since(start).Microseconds()) / 1000
+		if v, err := s.store.SchemaVersion(ctx); err == nil {
+			db["schema"] = v
+		}
 	}
 	if s.toolchain == nil {
 		checks["terraform"], ready = "not configured", false
@@ -38,10 +44,21 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	if cc, ok := s.toolchain.(interface{ Configuration() string }); ok {
 		checks["configuration"] = cc.Configuration()
 	}
-	if !ready {
-		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "checks": checks})
+	body := fiber.Map{"status": "ready", "checks": checks, "database": db}
+	if r, ok := s.engine.(replica); ok {
+		body["replica"] = fiber.Map{"id": r.Replica(), "leader": r.Leading()}
 	}
-	return c.JSON(fiber.Map{"status": "ready", "checks": checks})
+	if !ready {
+		body["status"] = "unavailable"
+		return c.Status(fiber.StatusServiceUnavailable).JSON(body)
+	}
+	return c.JSON(body)
+}
+
+// replica is what an engine shared by several replicas tells of this one.
+type replica interface {
+	Replica() string
+	Leading() bool
 }
 
 // version reports the service's, Terraform's and the providers' versions.

@@ -149,7 +149,7 @@ func TestIndigo_Paging(t *testing.T) {
 	}
 	synced = append(synced, &store.Resource{Node: "data", ToscaType: "tosca.nodes.BlockStorage", Kind: "block_storage", Address: "module.data[0]",
 		State: store.ResCreated, Attributes: map[string]any{}})
-	if err := app.store.Resources.Sync(t.Context(), bobs, synced); err != nil {
+	if err := app.store.Resources.Sync(t.Context(), store.Lease{}, bobs, synced); err != nil {
 		t.Fatal(err)
 	}
 	if got := newOrchent(t, app, bob).resls(bobs); len(got) != 13 {
@@ -231,12 +231,12 @@ func TestIndigo_ResetAStuckDeletion(t *testing.T) {
 	ctx := t.Context()
 	id := app.expect(201, "POST", "/orchestrator/deployments", token, map[string]any{"template": minimalTemplate}).JSON(t)["uuid"].(string)
 	// A worker creates it, then starts deleting it and dies.
-	run, _ := app.store.Runs.Claim(ctx, "worker-1")
+	run, _ := app.store.Runs.Claim(ctx, "worker-1", time.Minute)
 	if err := app.store.Runs.Finish(ctx, run.ID, store.Result{Status: store.RunSucceeded}); err != nil {
 		t.Fatal(err)
 	}
 	app.expect(204, "DELETE", "/orchestrator/deployments/"+id, token, nil)
-	if run, _ = app.store.Runs.Claim(ctx, "worker-2"); run == nil {
+	if run, _ = app.store.Runs.Claim(ctx, "worker-2", time.Minute); run == nil {
 		t.Fatal("no delete run")
 	}
 	res := app.expect(422, "PATCH", "/orchestrator/deployments/"+id, token, map[string]string{"status": "CREATE_FAILED"})

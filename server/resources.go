@@ -146,7 +146,7 @@ func (s *Server) resetResource(c *fiber.Ctx) error {
 		return store.Errorf(store.EConflict, "run %s is working on this deployment", active[0].ID).WithDetails(store.Detail{
 			Field: "state", Message: "current state is " + string(r.State), Extra: map[string]any{"current_state": string(r.State)}})
 	}
-	if err := s.store.Resources.SetState(c.UserContext(), d.ID, store.ResError, r.ID); err != nil {
+	if err := s.store.Resources.SetState(c.UserContext(), store.Lease{}, d.ID, store.ResError, r.ID); err != nil {
 		return err
 	}
 	r, err = s.store.Resources.Get(c.UserContext(), d.ID, r.ID)

@@ -43,8 +43,6 @@ type Config struct {
 	// instances (scalable counts included); zero takes the defaults (200, 500).
 	MaxNodes     int
 	MaxInstances int
-	// StallAfter is how old a run's heartbeat must be before a reset may take it over.
-	StallAfter time.Duration
 	// DefaultTarget is the target of submissions that name none, and of every
 	// submission through the INDIGO API (INDIGO chose the provider itself);
 	// "local" when empty.
@@ -141,9 +139,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.ClientIPHeader != "" && len(cfg.TrustedProxies) == 0 {
 		// A header anyone can send is only believed from a proxy on this host.
 		cfg.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-	}
-	if cfg.StallAfter <= 0 {
-		cfg.StallAfter = 10 * time.Minute
 	}
 	if cfg.DefaultTarget == "" {
 		cfg.DefaultTarget = "local"

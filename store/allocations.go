@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,7 +53,7 @@ func (r *Allocations) Allocate(ctx context.Context, target, deploymentID string,
 	fits func(w HostWant, host string) bool, dryRun bool) ([]Allocation, error) {
 	var out []Allocation
 	errDryRun := errors.New("dry run")
-	err := r.s.tx(ctx, func(tx *sql.Tx) error {
+	err := r.s.tx(ctx, func(tx *txn) error {
 		out = nil
 		rows, err := tx.QueryContext(ctx, "SELECT host, deployment_id, node, instance FROM host_allocations WHERE target = ?", target)
 		if err != nil {
@@ -191,7 +190,7 @@ func (r *Allocations) List(ctx context.Context, target, deploymentID string) ([]
 
 // allocatedHostsRemoved lists hosts of target that are allocated but absent
 // from the new configuration (a target update must not remove them).
-func allocatedHostsRemoved(ctx context.Context, tx *sql.Tx, target string, config json.RawMessage) ([]string, error) {
+func allocatedHostsRemoved(ctx context.Context, tx *txn, target string, config json.RawMessage) ([]string, error) {
 	var cfg struct {
 		Hosts []struct {
 			Name string `json:"name"`

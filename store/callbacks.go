@@ -59,15 +59,20 @@ func scanCallback(row interface{ Scan(...any) error }) (*Callback, error) {
 // transaction that moved the status. Older callbacks of d not delivered yet are
 // superseded, unless one is being delivered right now (leased): that one ends
 // first, and this one waits for it, so a receiver never sees statuses go back.
-func queueCallback(ctx context.Context, tx *sql.Tx, s *Store, d *Deployment) error {
+func queueCallback(ctx context.Context, tx *txn, s *Store, d *Deployment) error {
 	now := fmtTime(s.Now())
+	// Replicas queue at once on PostgreSQL: a sequence numbers them there.
+	next := "(SELECT COALESCE(MAX(seq), 0) + 1 FROM callbacks)"
+	if tx.d.pg() {
+		next = "nextval('callback_seq')"
+	}
 	if _, err := tx.ExecContext(ctx, `UPDATE callbacks SET state = 'superseded', last_error = ?, finished_at = ?
 		WHERE deployment_id = ? AND state = 'pending' AND (lease_until IS NULL OR lease_until < ?)`,
 		"the deployment reached "+string(d.Status)+" before this was delivered", now, d.ID, now); err != nil {
 		return fmt.Errorf("supersede callbacks of %s: %w", d.ID, err)
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO callbacks (id, seq, deployment_id, url, status, status_reason, state, next_attempt_at, created_at)
-		VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM callbacks), ?, ?, ?, ?, 'pending', ?, ?)`,
+		VALUES (?, `+next+`, ?, ?, ?, ?, 'pending', ?, ?)`,
 		NewID(), d.ID, d.Callback, d.Status, d.StatusReason, now, now)
 	if err != nil {
 		return fmt.Errorf("queue callback of %s: %w", d.ID, err)
@@ -82,12 +87,12 @@ func queueCallback(ctx context.Context, tx *sql.Tx, s *Store, d *Deployment) err
 // attempt, so a dispatcher that dies mid-delivery still uses one up.
 func (q *Callbacks) Claim(ctx context.Context, limit int, lease time.Duration) ([]*Callback, error) {
 	var out []*Callback
-	err := q.s.tx(ctx, func(tx *sql.Tx) error {
+	err := q.s.tx(ctx, func(tx *txn) error {
 		now := q.s.Now()
 		rows, err := tx.QueryContext(ctx, "SELECT "+callbackColumns+` FROM callbacks c WHERE c.state = 'pending' AND c.next_attempt_at <= ?
 			AND (c.lease_until IS NULL OR c.lease_until < ?)
 			AND NOT EXISTS (SELECT 1 FROM callbacks o WHERE o.deployment_id = c.deployment_id AND o.state = 'pending' AND o.seq < c.seq)
-			ORDER BY c.next_attempt_at, c.seq LIMIT ?`, fmtTime(now), fmtTime(now), limit)
+			ORDER BY c.next_attempt_at, c.seq LIMIT ?`+tx.d.skipLocked(), fmtTime(now), fmtTime(now), limit)
 		if err != nil {
 			return fmt.Errorf("find due callbacks: %w", err)
 		}
@@ -127,7 +132,7 @@ func (q *Callbacks) Delivered(ctx context.Context, id string) error {
 // the deployment reached a newer final status meanwhile: then it is
 // superseded, and Retry says so.
 func (q *Callbacks) Retry(ctx context.Context, id, reason string, next time.Time) (superseded bool, err error) {
-	err = q.s.tx(ctx, func(tx *sql.Tx) error {
+	err = q.s.tx(ctx, func(tx *txn) error {
 		var newer int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM callbacks n, callbacks c WHERE c.id = ? AND n.deployment_id = c.deployment_id
 			AND n.seq > c.seq`, id).Scan(&newer); err != nil {

@@ -28,7 +28,7 @@ func (r *Configured) Set(ctx context.Context, deploymentID string, c ConfiguredN
 		return err
 	}
 	now := fmtTime(r.s.Now())
-	return r.s.tx(ctx, func(tx *sql.Tx) error {
+	return r.s.tx(ctx, func(tx *txn) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO configured_nodes (deployment_id, node, instance, state, digest, attributes, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (deployment_id, node, instance) DO UPDATE SET
 			state = excluded.state, digest = excluded.digest, attributes = excluded.attributes, updated_at = excluded.updated_at`,
@@ -41,7 +41,7 @@ func (r *Configured) Set(ctx context.Context, deploymentID string, c ConfiguredN
 }
 
 // overlay shows a configured node on its resource row, if the row exists.
-func overlay(ctx context.Context, tx *sql.Tx, deploymentID string, c ConfiguredNode, now string) error {
+func overlay(ctx context.Context, tx *txn, deploymentID string, c ConfiguredNode, now string) error {
 	var id, raw string
 	err := tx.QueryRowContext(ctx, "SELECT id, attributes FROM resources WHERE deployment_id = ? AND node = ? AND instance = ? AND state != 'DELETED'",
 		deploymentID, c.Node, c.Instance).Scan(&id, &raw)
@@ -95,7 +95,7 @@ func (r *Configured) Restore(ctx context.Context, deploymentID string) error {
 		return err
 	}
 	now := fmtTime(r.s.Now())
-	return r.s.tx(ctx, func(tx *sql.Tx) error {
+	return r.s.tx(ctx, func(tx *txn) error {
 		for _, c := range list {
 			var n int
 			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM resources WHERE deployment_id = ? AND node = ? AND instance = ? AND state != 'DELETED'",

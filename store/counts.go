@@ -35,9 +35,9 @@ func newCountCache() *countCache { return &countCache{entries: map[string]*count
 // get runs query (a COUNT) unless a result for the same query and args is
 // known (counted at the current generation, or less than countTTL ago) or
 // being computed.
-func (c *countCache) get(ctx context.Context, d *db, query string, args []any) (int, error) {
+func (c *countCache) get(ctx context.Context, s *Store, query string, args []any) (int, error) {
 	key := query + "\x00" + fmt.Sprint(args...)
-	now, gen := time.Now(), d.gen.Load()
+	now, gen := time.Now(), s.Generation()
 	c.mu.Lock()
 	e, ok := c.entries[key]
 	if ok {
@@ -56,7 +56,7 @@ func (c *countCache) get(ctx context.Context, d *db, query string, args []any) (
 			c.pruneLocked(now)
 		}
 		c.mu.Unlock()
-		e.err = d.QueryRowContext(ctx, query, args...).Scan(&e.n)
+		e.err = s.db.QueryRowContext(ctx, query, args...).Scan(&e.n)
 		e.at = time.Now()
 		close(e.done)
 		return e.n, e.err

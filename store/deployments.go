@@ -56,10 +56,12 @@ type Deployments struct{ s *Store }
 
 // deploymentColumns are the light columns; the heavy ones (template, terraform,
 // tfvars) live in deployment_texts and are read only by Get.
-const deploymentColumns = `d.id, d.description, d.labels, d.status, d.status_reason, d.progress_done, d.progress_planned,
+func deploymentColumns(d *dialect) string {
+	return `d.id, d.description, d.labels, d.status, d.status_reason, d.progress_done, d.progress_planned,
 	COALESCE(d.template_id, ''), d.target, d.inputs, d.outputs, d.power_states, d.infrastructure, COALESCE(d.created_by, ''),
 	d.created_at, d.updated_at, d.deleted_at, d.callback, d.user_group,
-	COALESCE((SELECT group_concat(o.user_id) FROM deployment_owners o WHERE o.deployment_id = d.id), '')`
+	COALESCE((SELECT ` + d.groupConcat("o.user_id") + ` FROM deployment_owners o WHERE o.deployment_id = d.id), '')`
+}
 
 func scanDeployment(row interface{ Scan(...any) error }, extra ...any) (*Deployment, error) {
 	var d Deployment
@@ -116,9 +118,9 @@ func (r *Deployments) Create(ctx context.Context, d *Deployment, createdBy strin
 	if d.PowerStates == nil {
 		d.PowerStates = map[string]map[string]string{}
 	}
-	defer r.s.counts.forget("deployments") // read your own writes in list totals
 	var run *Run
-	err := r.s.tx(ctx, func(tx *sql.Tx) error {
+	err := r.s.tx(ctx, func(tx *txn) error {
+		tx.notify(topicCounts, "deployments") // list totals: read your own writes
 		_, err := tx.ExecContext(ctx, `INSERT INTO deployments (id, description, labels, status, template_id, target,
 			inputs, outputs, power_states, infrastructure, created_by, created_at, updated_at, callback, user_group)
 			VALUES (?, ?, ?, ?, ?, ?, ?, '{}', ?, 1, ?, ?, ?, ?, ?)`,
@@ -126,7 +128,7 @@ func (r *Deployments) Create(ctx context.Context, d *Deployment, createdBy strin
 			jsonOr(d.Inputs, "{}"), mustJSON(d.PowerStates), nullIfEmpty(createdBy), fmtTime(now), fmtTime(now),
 			d.Callback, d.UserGroup)
 		if err != nil {
-			if strings.Contains(err.Error(), "FOREIGN KEY") {
+			if isForeignKeyViolation(err) {
 				return Errorf(EInvalid, "template %q does not exist", d.TemplateID).WithDetails(Detail{Field: "template_id", Message: "unknown template"})
 			}
 			return fmt.Errorf("insert deployment: %w", err)
@@ -159,11 +161,27 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// getDeployment reads a deployment. Inside a transaction it also locks the
+// deployment's row until the transaction ends (PostgreSQL; SQLite's
+// transactions hold the write lock already), so that what it read stays true
+// while the transaction acts on it. Transactions that lock a run of the
+// deployment take the run first, then the deployment.
 func getDeployment(ctx context.Context, q queryer, id string) (*Deployment, error) {
 	var d *Deployment
 	var template, terraform, tfvars string
-	row := q.QueryRowContext(ctx, "SELECT "+deploymentColumns+`, t.template, t.terraform, t.tfvars
-		FROM deployments d JOIN deployment_texts t ON t.deployment_id = d.id WHERE d.id = ?`, id)
+	var di *dialect
+	lock := ""
+	switch q := q.(type) {
+	case *db:
+		di = q.d
+	case *txn:
+		di, lock = q.d, q.d.forUpdate()
+		if lock != "" {
+			lock += " OF d"
+		}
+	}
+	row := q.QueryRowContext(ctx, "SELECT "+deploymentColumns(di)+`, t.template, t.terraform, t.tfvars
+		FROM deployments d JOIN deployment_texts t ON t.deployment_id = d.id WHERE d.id = ?`+lock, id)
 	d, err := scanDeployment(row, &template, &terraform, &tfvars)
 	if err != nil {
 		return nil, notFound(err, "deployment", id)
@@ -258,12 +276,13 @@ func (r *Deployments) List(ctx context.Context, f DeploymentFilter, sortBy []Sor
 		where = append(where, "d.target = ?")
 		args = append(args, f.Target)
 	}
+	di := r.s.db.d
 	for _, l := range f.Labels {
 		if l.HasValue {
-			where = append(where, "EXISTS (SELECT 1 FROM json_each(d.labels) j WHERE j.key = ? AND j.value = ?)")
+			where = append(where, di.keyIs("d.labels"))
 			args = append(args, l.Key, l.Value)
 		} else {
-			where = append(where, "EXISTS (SELECT 1 FROM json_each(d.labels) j WHERE j.key = ?)")
+			where = append(where, di.hasKey("d.labels"))
 			args = append(args, l.Key)
 		}
 	}
@@ -276,7 +295,7 @@ func (r *Deployments) List(ctx context.Context, f DeploymentFilter, sortBy []Sor
 		args = append(args, fmtTime(*f.CreatedBefore))
 	}
 	if f.Q != "" {
-		where = append(where, "instr(lower(d.description), lower(?)) > 0")
+		where = append(where, di.contains("d.description"))
 		args = append(args, f.Q)
 	}
 	if f.UserGroup != "" {
@@ -295,11 +314,11 @@ func (r *Deployments) List(ctx context.Context, f DeploymentFilter, sortBy []Sor
 		// The same order, read off the owner index.
 		order = "o.deployment_created_at DESC, o.deployment_id DESC"
 	}
-	n, err := r.s.counts.get(ctx, r.s.db, "SELECT COUNT(*) FROM "+from+" WHERE "+cond, args)
+	n, err := r.s.counts.get(ctx, r.s, "SELECT COUNT(*) FROM "+from+" WHERE "+cond, args)
 	if err != nil {
 		return nil, Total{}, fmt.Errorf("count deployments: %w", err)
 	}
-	rows, err := r.s.db.QueryContext(ctx, "SELECT "+deploymentColumns+" FROM "+from+" WHERE "+cond+" ORDER BY "+order+" LIMIT ? OFFSET ?",
+	rows, err := r.s.db.QueryContext(ctx, "SELECT "+deploymentColumns(di)+" FROM "+from+" WHERE "+cond+" ORDER BY "+order+" LIMIT ? OFFSET ?",
 		append(args, p.limit(), p.offset())...)
 	if err != nil {
 		return nil, Total{}, fmt.Errorf("list deployments: %w", err)
@@ -347,7 +366,7 @@ type Meta struct {
 
 // UpdateMeta changes description and labels, whatever the status.
 func (r *Deployments) UpdateMeta(ctx context.Context, id string, m Meta) (*Deployment, error) {
-	err := r.s.tx(ctx, func(tx *sql.Tx) error {
+	err := r.s.tx(ctx, func(tx *txn) error {
 		d, err := getDeployment(ctx, tx, id)
 		if err != nil {
 			return err
@@ -387,7 +406,7 @@ type Request struct {
 // the current status.
 func (r *Deployments) Enqueue(ctx context.Context, id string, req Request) (*Run, error) {
 	var run *Run
-	err := r.s.tx(ctx, func(tx *sql.Tx) error {
+	err := r.s.tx(ctx, func(tx *txn) error {
 		d, err := getDeployment(ctx, tx, id)
 		if err != nil {
 			return err
@@ -444,26 +463,34 @@ func activeRuns(ctx context.Context, q queryer, deploymentID string) (int, error
 	return n, nil
 }
 
-// SetProgress records resources done out of planned for the running operation.
-func (r *Deployments) SetProgress(ctx context.Context, id string, p Progress) error {
-	_, err := r.s.db.ExecContext(ctx, "UPDATE deployments SET progress_done = ?, progress_planned = ? WHERE id = ?", p.Done, p.Planned, id)
+// SetProgress records resources done out of planned for the running operation,
+// while the worker holds its run (l).
+func (r *Deployments) SetProgress(ctx context.Context, l Lease, id string, p Progress) error {
+	err := r.s.fenced(ctx, l, func(tx *txn) error {
+		_, err := tx.ExecContext(ctx, "UPDATE deployments SET progress_done = ?, progress_planned = ? WHERE id = ?", p.Done, p.Planned, id)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("set progress of %s: %w", id, err)
+		return wrapUnlessStoreError(err, "set progress of %s", id)
 	}
 	return nil
 }
 
-// SetGenerated stores the Terraform generated for a deployment.
-func (r *Deployments) SetGenerated(ctx context.Context, id, terraform, tfvars string) error {
-	_, err := r.s.db.ExecContext(ctx, "UPDATE deployment_texts SET terraform = ?, tfvars = ? WHERE deployment_id = ?", terraform, tfvars, id)
+// SetGenerated stores the Terraform generated for a deployment, while the
+// worker holds its run (l).
+func (r *Deployments) SetGenerated(ctx context.Context, l Lease, id, terraform, tfvars string) error {
+	err := r.s.fenced(ctx, l, func(tx *txn) error {
+		_, err := tx.ExecContext(ctx, "UPDATE deployment_texts SET terraform = ?, tfvars = ? WHERE deployment_id = ?", terraform, tfvars, id)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("store terraform of %s: %w", id, err)
+		return wrapUnlessStoreError(err, "store terraform of %s", id)
 	}
 	return nil
 }
 
 // setTexts replaces a deployment's template and generated Terraform.
-func setTexts(ctx context.Context, tx *sql.Tx, id, template, terraform, tfvars string) error {
+func setTexts(ctx context.Context, tx *txn, id, template, terraform, tfvars string) error {
 	_, err := tx.ExecContext(ctx, "UPDATE deployment_texts SET template = ?, terraform = ?, tfvars = ? WHERE deployment_id = ?",
 		template, terraform, tfvars, id)
 	if err != nil {
@@ -475,7 +502,7 @@ func setTexts(ctx context.Context, tx *sql.Tx, id, template, terraform, tfvars s
 // insertOwner makes user an owner of a deployment (already one: nothing changes).
 // The owner row carries the deployment's creation time for "my deployments,
 // newest first".
-func insertOwner(ctx context.Context, tx *sql.Tx, deploymentID, user string, now time.Time) error {
+func insertOwner(ctx context.Context, tx *txn, deploymentID, user string, now time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO deployment_owners (deployment_id, user_id, created_at, deployment_created_at)
 		SELECT id, ?, ?, created_at FROM deployments WHERE id = ? ON CONFLICT DO NOTHING`, user, fmtTime(now), deploymentID)
 	if err != nil {
@@ -494,10 +521,16 @@ func (r *Deployments) SetOutputs(ctx context.Context, id string, outputs json.Ra
 }
 
 // Reset fails a stalled deployment: only an in-progress one, and only when no
-// worker holds it (no running run with a heartbeat at or after staleBefore).
-// Queued runs are cancelled and a running run with a stale heartbeat is failed.
-func (r *Deployments) Reset(ctx context.Context, id, reason string, staleBefore time.Time) (*Deployment, error) {
-	err := r.s.tx(ctx, func(tx *sql.Tx) error {
+// worker holds it (no running run whose lease lasts past now). Queued runs are
+// cancelled and a running run whose lease expired is failed.
+func (r *Deployments) Reset(ctx context.Context, id, reason string, now time.Time) (*Deployment, error) {
+	err := r.s.tx(ctx, func(tx *txn) error {
+		// Runs first, then the deployment: the order every transaction locks them in.
+		rows, err := tx.QueryContext(ctx, "SELECT id FROM runs WHERE deployment_id = ? AND status IN ('queued', 'running')"+tx.d.forUpdate(), id)
+		if err != nil {
+			return fmt.Errorf("reset %s: %w", id, err)
+		}
+		rows.Close()
 		d, err := getDeployment(ctx, tx, id)
 		if err != nil {
 			return err
@@ -507,7 +540,7 @@ func (r *Deployments) Reset(ctx context.Context, id, reason string, staleBefore 
 		}
 		var held int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM runs WHERE deployment_id = ? AND status = 'running'
-			AND heartbeat_at >= ?`, id, fmtTime(staleBefore)).Scan(&held); err != nil {
+			AND lease_until >= ?`, id, fmtTime(now)).Scan(&held); err != nil {
 			return fmt.Errorf("reset %s: %w", id, err)
 		}
 		if held > 0 {
@@ -529,7 +562,7 @@ func (r *Deployments) Reset(ctx context.Context, id, reason string, staleBefore 
 // setStatus moves a deployment through Transition and records why. A final
 // status of a deployment with a callback queues the callback in the same
 // transaction.
-func setStatus(ctx context.Context, tx *sql.Tx, s *Store, d *Deployment, next Status, reason string) error {
+func setStatus(ctx context.Context, tx *txn, s *Store, d *Deployment, next Status, reason string) error {
 	if err := Transition(d.Status, next); err != nil {
 		return err
 	}
@@ -569,7 +602,8 @@ func (r *Deployments) Orphaned(ctx context.Context) ([]string, error) {
 // status; it does nothing when a run appeared meanwhile.
 func (r *Deployments) FailOrphaned(ctx context.Context, id, reason string) (bool, error) {
 	failed := false
-	err := r.s.tx(ctx, func(tx *sql.Tx) error {
+	err := r.s.tx(ctx, func(tx *txn) error {
+		failed = false
 		d, err := getDeployment(ctx, tx, id)
 		if err != nil {
 			return err
@@ -587,8 +621,8 @@ func (r *Deployments) FailOrphaned(ctx context.Context, id, reason string) (bool
 // HardDelete removes a deployment and everything stored for it (runs, resources,
 // states, logs). While its infrastructure may exist it is a conflict unless force.
 func (r *Deployments) HardDelete(ctx context.Context, id string, force bool) error {
-	defer r.s.counts.forget("deployments") // read your own writes in list totals
-	return r.s.tx(ctx, func(tx *sql.Tx) error {
+	return r.s.tx(ctx, func(tx *txn) error {
+		tx.notify(topicCounts, "deployments") // list totals: read your own writes
 		d, err := getDeployment(ctx, tx, id)
 		if err != nil {
 			return err
@@ -631,8 +665,8 @@ func (r *Deployments) Existing(ctx context.Context) (map[string]bool, error) {
 
 // AddOwner makes a user an owner of a deployment; adding an owner twice is a no-op.
 func (r *Deployments) AddOwner(ctx context.Context, id, userID string) error {
-	defer r.s.counts.forget("deployments") // read your own writes in list totals
-	return r.s.tx(ctx, func(tx *sql.Tx) error {
+	return r.s.tx(ctx, func(tx *txn) error {
+		tx.notify(topicCounts, "deployments") // list totals: read your own writes
 		if _, err := getDeployment(ctx, tx, id); err != nil {
 			return err
 		}
@@ -649,8 +683,8 @@ func (r *Deployments) AddOwner(ctx context.Context, id, userID string) error {
 
 // RemoveOwner removes an owner; the last owner is never removed.
 func (r *Deployments) RemoveOwner(ctx context.Context, id, userID string) error {
-	defer r.s.counts.forget("deployments") // read your own writes in list totals
-	return r.s.tx(ctx, func(tx *sql.Tx) error {
+	return r.s.tx(ctx, func(tx *txn) error {
+		tx.notify(topicCounts, "deployments") // list totals: read your own writes
 		d, err := getDeployment(ctx, tx, id)
 		if err != nil {
 			return err
@@ -670,11 +704,15 @@ func (r *Deployments) RemoveOwner(ctx context.Context, id, userID string) error 
 	})
 }
 
-// SetPowerStates records which Compute instances should be started or stopped.
-func (r *Deployments) SetPowerStates(ctx context.Context, id string, states map[string]map[string]string) error {
-	_, err := r.s.db.ExecContext(ctx, "UPDATE deployments SET power_states = ? WHERE id = ?", mustJSON(states), id)
+// SetPowerStates records which Compute instances should be started or
+// stopped, while the worker holds its run (l).
+func (r *Deployments) SetPowerStates(ctx context.Context, l Lease, id string, states map[string]map[string]string) error {
+	err := r.s.fenced(ctx, l, func(tx *txn) error {
+		_, err := tx.ExecContext(ctx, "UPDATE deployments SET power_states = ? WHERE id = ?", mustJSON(states), id)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("set power states of %s: %w", id, err)
+		return wrapUnlessStoreError(err, "set power states of %s", id)
 	}
 	return nil
 }

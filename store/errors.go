@@ -40,7 +40,12 @@ type Error struct {
 	Code    Code
 	Message string
 	Details []Detail
+	// cause is a sentinel the error also is (ErrLeaseLost), for errors.Is.
+	cause error
 }
+
+// Unwrap returns the sentinel the error also is, if any.
+func (e *Error) Unwrap() error { return e.cause }
 
 func (e *Error) Error() string {
 	if len(e.Details) == 0 {

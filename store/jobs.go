@@ -68,8 +68,13 @@ func (q *Jobs) Create(ctx context.Context, kind JobKind, params any, createdBy s
 		return nil, fmt.Errorf("job params: %w", err)
 	}
 	j := &Job{ID: NewID(), Kind: kind, Status: JobQueued, Params: raw, Progress: json.RawMessage("{}"), CreatedBy: createdBy, CreatedAt: q.s.Now()}
-	if _, err := q.s.db.ExecContext(ctx, `INSERT INTO jobs (id, kind, status, params, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		j.ID, j.Kind, j.Status, string(raw), nullIfEmpty(createdBy), fmtTime(j.CreatedAt)); err != nil {
+	err = q.s.tx(ctx, func(tx *txn) error {
+		tx.notify(TopicJobs, "") // whichever replica runs jobs hears it
+		_, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, kind, status, params, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			j.ID, j.Kind, j.Status, string(raw), nullIfEmpty(createdBy), fmtTime(j.CreatedAt))
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("create job: %w", err)
 	}
 	return j, nil
@@ -111,10 +116,11 @@ func (q *Jobs) List(ctx context.Context, p Page) ([]*Job, Total, error) {
 // marked running; nil when there is none.
 func (q *Jobs) Claim(ctx context.Context, worker string, staleBefore time.Time) (*Job, error) {
 	var claimed *Job
-	err := q.s.tx(ctx, func(tx *sql.Tx) error {
+	err := q.s.tx(ctx, func(tx *txn) error {
+		claimed = nil
 		j, err := scanJob(tx.QueryRowContext(ctx, "SELECT "+jobColumns+` FROM jobs
 			WHERE status = 'queued' OR (status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < ?))
-			ORDER BY created_at LIMIT 1`, fmtTime(staleBefore)))
+			ORDER BY created_at LIMIT 1`+tx.d.skipLocked(), fmtTime(staleBefore)))
 		if err == sql.ErrNoRows {
 			return nil
 		}

@@ -55,7 +55,7 @@ func (q *Logins) Blocked(ctx context.Context, lim LoginLimits, account, client s
 // Failed records a failed login and locks what crossed its limit.
 func (q *Logins) Failed(ctx context.Context, lim LoginLimits, account, client string) error {
 	account = strings.ToLower(account)
-	return q.s.tx(ctx, func(tx *sql.Tx) error {
+	return q.s.tx(ctx, func(tx *txn) error {
 		now := q.s.Now()
 		since := fmtTime(now.Add(-lim.Window))
 		// Old failures count for nothing: drop them as we go, so the table stays small.
@@ -108,7 +108,7 @@ func (q *Logins) Failed(ctx context.Context, lim LoginLimits, account, client st
 // as one the account uses.
 func (q *Logins) Succeeded(ctx context.Context, account, client string) error {
 	account = strings.ToLower(account)
-	return q.s.tx(ctx, func(tx *sql.Tx) error {
+	return q.s.tx(ctx, func(tx *txn) error {
 		if _, err := tx.ExecContext(ctx, "DELETE FROM login_failures WHERE account = ? AND client = ?", account, client); err != nil {
 			return fmt.Errorf("reset login failures: %w", err)
 		}

@@ -76,23 +76,35 @@ func logNotify(deploymentID string) {
 	}
 }
 
+// logNotifyAll wakes every follower (notifications may have been missed).
+func logNotifyAll() {
+	logWaiters.Lock()
+	defer logWaiters.Unlock()
+	for id, ch := range logWaiters.ch {
+		close(ch)
+		delete(logWaiters.ch, id)
+	}
+}
+
 // Append numbers and stores lines of one deployment, in one transaction.
 func (q *Logs) Append(ctx context.Context, deploymentID string, lines ...*LogLine) error {
 	if len(lines) == 0 {
 		return nil
 	}
-	err := q.s.tx(ctx, func(tx *sql.Tx) error { return appendLines(ctx, tx, q.s, deploymentID, lines) })
+	err := q.s.tx(ctx, func(tx *txn) error { return appendLines(ctx, tx, q.s, deploymentID, lines) })
 	if err != nil {
 		return wrapUnlessStoreError(err, "append logs of %s", deploymentID)
 	}
-	q.s.counts.forget(deploymentID) // filtered log totals of this deployment changed
-	logNotify(deploymentID)
 	return nil
 }
 
-// appendLines numbers and inserts lines inside a transaction; the caller wakes
-// followers (logNotify) once it commits.
-func appendLines(ctx context.Context, tx *sql.Tx, s *Store, deploymentID string, lines []*LogLine) error {
+// appendLines numbers and inserts lines inside a transaction. The numbers come
+// from the deployment's row, locked until the commit: appends of one
+// deployment commit in the order of their numbers, so a follower reading
+// "after seq N" never misses a line that commits later with a smaller one. The
+// commit wakes the deployment's followers on every replica, and drops the
+// cached totals of its filtered log pages.
+func appendLines(ctx context.Context, tx *txn, s *Store, deploymentID string, lines []*LogLine) error {
 	if len(lines) == 0 {
 		return nil
 	}
@@ -107,6 +119,7 @@ func appendLines(ctx context.Context, tx *sql.Tx, s *Store, deploymentID string,
 		return err
 	}
 	defer stmt.Close()
+	tx.notify(TopicLogs, deploymentID)
 	first := last - int64(len(lines)) + 1
 	for i, l := range lines {
 		l.DeploymentID, l.Seq = deploymentID, first+int64(i)
@@ -156,7 +169,7 @@ func (q *Logs) List(ctx context.Context, deploymentID string, f LogFilter, p Pag
 		return q.listRange(ctx, deploymentID, p)
 	}
 	cond, args := logCondition(deploymentID, f)
-	n, err := q.s.counts.get(ctx, q.s.db, "SELECT COUNT(*) FROM log_lines WHERE "+cond, args)
+	n, err := q.s.counts.get(ctx, q.s, "SELECT COUNT(*) FROM log_lines WHERE "+cond, args)
 	if err != nil {
 		return nil, Total{}, fmt.Errorf("count logs: %w", err)
 	}
@@ -324,7 +337,8 @@ func (q *Logs) DeleteRanges(ctx context.Context, plan []PurgeRange, batch int64,
 		}
 		var deleted int64
 		finished := 0
-		err := q.s.tx(ctx, func(tx *sql.Tx) error {
+		err := q.s.tx(ctx, func(tx *txn) error {
+			deleted, finished = 0, 0
 			for _, p := range pending {
 				res, err := tx.ExecContext(ctx, "DELETE FROM log_lines WHERE deployment_id = ? AND seq >= ? AND seq <= ?",
 					p.r.DeploymentID, p.r.From, p.r.To)
@@ -336,6 +350,7 @@ func (q *Logs) DeleteRanges(ctx context.Context, plan []PurgeRange, batch int64,
 					return fmt.Errorf("purge logs of %s: %w", p.r.DeploymentID, err)
 				}
 				deleted += n
+				tx.notify(topicCounts, p.r.DeploymentID)
 				if p.finishes {
 					finished++
 				}
@@ -344,9 +359,6 @@ func (q *Logs) DeleteRanges(ctx context.Context, plan []PurgeRange, batch int64,
 		})
 		if err != nil {
 			return err
-		}
-		for _, p := range pending {
-			q.s.counts.forget(p.r.DeploymentID)
 		}
 		pending, size = pending[:0], 0
 		if done != nil {

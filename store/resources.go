@@ -75,10 +75,11 @@ func (q *Resources) Get(ctx context.Context, deploymentID, id string) (*Resource
 
 // Sync replaces what is known of a deployment's resources with what the state
 // says: rows for the given node instances are created or updated (keeping their
-// ids), and rows for instances no longer present become DELETED.
-func (q *Resources) Sync(ctx context.Context, deploymentID string, current []*Resource) error {
+// ids), and rows for instances no longer present become DELETED. It writes
+// while the worker holds its run (l; the zero Lease outside any run).
+func (q *Resources) Sync(ctx context.Context, l Lease, deploymentID string, current []*Resource) error {
 	now := fmtTime(q.s.Now())
-	return q.s.tx(ctx, func(tx *sql.Tx) error {
+	return q.s.fenced(ctx, l, func(tx *txn) error {
 		seen := map[[2]any]bool{}
 		for _, r := range current {
 			attrs, err := json.Marshal(r.Attributes)
@@ -130,26 +131,29 @@ func (q *Resources) Sync(ctx context.Context, deploymentID string, current []*Re
 	})
 }
 
-// SetState moves resources of a deployment to a state (all of them when ids is empty,
-// skipping DELETED ones).
-func (q *Resources) SetState(ctx context.Context, deploymentID string, state ResourceState, ids ...string) error {
+// SetState moves resources of a deployment to a state (all of them when ids is
+// empty, skipping DELETED ones), while the worker holds its run (l; the zero
+// Lease for the API).
+func (q *Resources) SetState(ctx context.Context, l Lease, deploymentID string, state ResourceState, ids ...string) error {
 	now := fmtTime(q.s.Now())
-	if len(ids) == 0 {
-		_, err := q.s.db.ExecContext(ctx, "UPDATE resources SET state = ?, updated_at = ? WHERE deployment_id = ? AND state != 'DELETED'",
-			state, now, deploymentID)
-		if err != nil {
-			return fmt.Errorf("set state of resources of %s: %w", deploymentID, err)
+	return q.s.fenced(ctx, l, func(tx *txn) error {
+		if len(ids) == 0 {
+			_, err := tx.ExecContext(ctx, "UPDATE resources SET state = ?, updated_at = ? WHERE deployment_id = ? AND state != 'DELETED'",
+				state, now, deploymentID)
+			if err != nil {
+				return fmt.Errorf("set state of resources of %s: %w", deploymentID, err)
+			}
+			return nil
+		}
+		for _, id := range ids {
+			res, err := tx.ExecContext(ctx, "UPDATE resources SET state = ?, updated_at = ? WHERE deployment_id = ? AND id = ?", state, now, deploymentID, id)
+			if err != nil {
+				return fmt.Errorf("set state of resource %s: %w", id, err)
+			}
+			if err := mustAffect(res, "resource", id); err != nil {
+				return err
+			}
 		}
 		return nil
-	}
-	for _, id := range ids {
-		res, err := q.s.db.ExecContext(ctx, "UPDATE resources SET state = ?, updated_at = ? WHERE deployment_id = ? AND id = ?", state, now, deploymentID, id)
-		if err != nil {
-			return fmt.Errorf("set state of resource %s: %w", id, err)
-		}
-		if err := mustAffect(res, "resource", id); err != nil {
-			return err
-		}
-	}
-	return nil
+	})
 }

@@ -30,12 +30,21 @@ type Run struct {
 	// Attempts counts the workers that took the run: the one that claimed it,
 	// and each one that took it over after its worker was gone.
 	Attempts int
+	// LeaseToken is the token of the worker holding the run (see Lease); it
+	// grows with every worker that takes the run.
+	LeaseToken int64
+	// LeaseUntil is when the holder's lease expires unless its heartbeat
+	// pushes it on; only then may another worker take the run over.
+	LeaseUntil *time.Time
 }
+
+// Lease is the hold on the run of the worker that claimed or took it.
+func (r *Run) Lease() Lease { return Lease{RunID: r.ID, Token: r.LeaseToken} }
 
 // Process is the Terraform process a run started last: enough for another
 // service process (after a crash or a restart) to find it, follow its output
-// and wait for it. The run's lease is its worker and heartbeat: the worker
-// named on the run holds it while its heartbeat is fresh.
+// and wait for it. It runs on the host of the replica whose worker started it
+// (the run's Worker names it): no other replica can see it.
 type Process struct {
 	PID int // 0 when no process is known yet
 	// Identity is the boot and start time of PID, so that a reused PID is never
@@ -62,15 +71,16 @@ type RunParams struct {
 type Runs struct{ s *Store }
 
 const runColumns = `id, seq, deployment_id, kind, status, params, worker, error, cancel_requested, COALESCE(created_by, ''),
-	created_at, started_at, finished_at, heartbeat_at, process_pid, process_identity, process_step, process_stream, stream_offset, attempts`
+	created_at, started_at, finished_at, heartbeat_at, process_pid, process_identity, process_step, process_stream, stream_offset, attempts,
+	lease_token, lease_until`
 
 func scanRun(row interface{ Scan(...any) error }) (*Run, error) {
 	var r Run
 	var params, created string
-	var started, finished, heartbeat sql.NullString
+	var started, finished, heartbeat, leaseUntil sql.NullString
 	if err := row.Scan(&r.ID, &r.Seq, &r.DeploymentID, &r.Kind, &r.Status, &params, &r.Worker, &r.Error, &r.CancelRequested,
 		&r.CreatedBy, &created, &started, &finished, &heartbeat, &r.Process.PID, &r.Process.Identity, &r.Process.Step, &r.Process.Stream,
-		&r.Process.Offset, &r.Attempts); err != nil {
+		&r.Process.Offset, &r.Attempts, &r.LeaseToken, &leaseUntil); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(params), &r.Params); err != nil {
@@ -78,12 +88,20 @@ func scanRun(row interface{ Scan(...any) error }) (*Run, error) {
 	}
 	r.CreatedAt = parseTime(created)
 	r.StartedAt, r.FinishedAt, r.HeartbeatAt = parseTimePtr(started), parseTimePtr(finished), parseTimePtr(heartbeat)
+	r.LeaseUntil = parseTimePtr(leaseUntil)
 	return &r, nil
 }
 
-func insertRun(ctx context.Context, tx *sql.Tx, s *Store, deploymentID string, kind RunKind, params RunParams, createdBy string) (*Run, error) {
+// insertRun queues a run and wakes the workers of every replica once the
+// transaction commits.
+func insertRun(ctx context.Context, tx *txn, s *Store, deploymentID string, kind RunKind, params RunParams, createdBy string) (*Run, error) {
 	r := &Run{ID: NewID(), DeploymentID: deploymentID, Kind: kind, Status: RunQueued, Params: params, CreatedBy: createdBy, CreatedAt: s.Now()}
-	if err := tx.QueryRowContext(ctx, "SELECT COALESCE(MAX(seq), 0) + 1 FROM runs").Scan(&r.Seq); err != nil {
+	// SQLite's transactions are serial; PostgreSQL's replicas enqueue at once.
+	next := "SELECT COALESCE(MAX(seq), 0) + 1 FROM runs"
+	if tx.d.pg() {
+		next = "SELECT nextval('run_seq')"
+	}
+	if err := tx.QueryRowContext(ctx, next).Scan(&r.Seq); err != nil {
 		return nil, fmt.Errorf("next run seq: %w", err)
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO runs (id, seq, deployment_id, kind, status, params, created_by, created_at)
@@ -91,6 +109,7 @@ func insertRun(ctx context.Context, tx *sql.Tx, s *Store, deploymentID string, k
 	if err != nil {
 		return nil, fmt.Errorf("insert run: %w", err)
 	}
+	tx.notify(TopicRuns, "")
 	return r, nil
 }
 
@@ -131,19 +150,26 @@ func (q *Runs) query(ctx context.Context, tail string, args ...any) ([]*Run, err
 }
 
 // Claim gives a worker the oldest queued run whose deployment has no running run
-// and no older queued run, marks it running, and moves its deployment to the run's
-// in-progress status if the run was queued behind another. A run whose status move
-// became illegal meanwhile (an update behind a failed create) fails at once with
-// the reason, and the next candidate is tried. It returns nil when nothing is ready.
-func (q *Runs) Claim(ctx context.Context, worker string) (*Run, error) {
-	for {
+// and no older queued run, marks it running under a new lease of leaseFor, and
+// moves its deployment to the run's in-progress status if the run was queued
+// behind another. A run whose status move became illegal meanwhile (an update
+// behind a failed create) fails at once with the reason, and the next candidate
+// is tried. It returns nil when nothing is ready.
+//
+// Replicas claim from the same queue at once: on PostgreSQL the candidate is
+// locked with FOR UPDATE SKIP LOCKED (a run another claimer holds is passed
+// over), and the unique index runs_one_running keeps a second run of a
+// deployment from ever running, whatever the interleaving.
+func (q *Runs) Claim(ctx context.Context, worker string, leaseFor time.Duration) (*Run, error) {
+	for tries := 0; ; tries++ {
 		var claimed *Run
 		retry := false
-		err := q.s.tx(ctx, func(tx *sql.Tx) error {
+		err := q.s.tx(ctx, func(tx *txn) error {
+			claimed, retry = nil, false
 			r, err := scanRun(tx.QueryRowContext(ctx, "SELECT "+runColumns+` FROM runs r WHERE r.status = 'queued'
 				AND NOT EXISTS (SELECT 1 FROM runs x WHERE x.deployment_id = r.deployment_id AND x.status = 'running')
 				AND NOT EXISTS (SELECT 1 FROM runs y WHERE y.deployment_id = r.deployment_id AND y.status = 'queued' AND y.seq < r.seq)
-				ORDER BY r.seq LIMIT 1`))
+				ORDER BY r.seq LIMIT 1`+tx.d.skipLocked()))
 			if err == sql.ErrNoRows {
 				return nil
 			}
@@ -154,9 +180,9 @@ func (q *Runs) Claim(ctx context.Context, worker string) (*Run, error) {
 			if err != nil {
 				return err
 			}
-			now := fmtTime(q.s.Now())
+			now := q.s.Now()
 			if refusal := startable(d, r); refusal != "" {
-				_, err := tx.ExecContext(ctx, "UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?", refusal, now, r.ID)
+				_, err := tx.ExecContext(ctx, "UPDATE runs SET status = 'failed', error = ?, finished_at = ? WHERE id = ?", refusal, fmtTime(now), r.ID)
 				retry = true
 				return err
 			}
@@ -168,16 +194,20 @@ func (q *Runs) Claim(ctx context.Context, worker string) (*Run, error) {
 					return err
 				}
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE runs SET status = 'running', worker = ?, started_at = ?, heartbeat_at = ?,
-				attempts = attempts + 1 WHERE id = ? AND status = 'queued'`, worker, now, now, r.ID); err != nil {
+			until := now.Add(leaseFor)
+			if err := tx.QueryRowContext(ctx, `UPDATE runs SET status = 'running', worker = ?, started_at = ?, heartbeat_at = ?,
+				lease_until = ?, lease_token = lease_token + 1, attempts = attempts + 1 WHERE id = ? AND status = 'queued' RETURNING lease_token`,
+				worker, fmtTime(now), fmtTime(now), fmtTime(until), r.ID).Scan(&r.LeaseToken); err != nil {
 				return fmt.Errorf("claim run %s: %w", r.ID, err)
 			}
 			r.Status, r.Worker, r.Attempts = RunRunning, worker, r.Attempts+1
-			t := q.s.Now()
-			r.StartedAt, r.HeartbeatAt = &t, &t
+			r.StartedAt, r.HeartbeatAt, r.LeaseUntil = &now, &now, &until
 			claimed = r
 			return nil
 		})
+		if isUniqueViolation(err, "runs_one_running") && tries < 5 {
+			continue // another replica started a run of this deployment first
+		}
 		if err != nil || !retry {
 			return claimed, err
 		}
@@ -202,49 +232,71 @@ func startable(d *Deployment, r *Run) string {
 	return ""
 }
 
-// Heartbeat renews the lease of the worker on the run. It returns whether
-// cancellation was requested; a run the worker no longer holds (finished, reset,
-// or taken over) is a conflict.
-func (q *Runs) Heartbeat(ctx context.Context, id, worker string) (cancel bool, err error) {
-	err = q.s.db.QueryRowContext(ctx, `UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running' AND worker = ?
-		RETURNING cancel_requested`, fmtTime(q.s.Now()), id, worker).Scan(&cancel)
+// Heartbeat renews a worker's lease on its run for leaseFor more. It returns
+// whether cancellation was requested; a lost lease (the run finished, was reset,
+// or was taken over) is a conflict that IsLeaseLost recognizes.
+func (q *Runs) Heartbeat(ctx context.Context, l Lease, leaseFor time.Duration) (cancel bool, err error) {
+	now := q.s.Now()
+	err = q.s.db.QueryRowContext(ctx, `UPDATE runs SET heartbeat_at = ?, lease_until = ? WHERE id = ? AND status = 'running' AND lease_token = ?
+		RETURNING cancel_requested`, fmtTime(now), fmtTime(now.Add(leaseFor)), l.RunID, l.Token).Scan(&cancel)
 	if err == sql.ErrNoRows {
-		return true, Errorf(EConflict, "run %s is no longer held by %s", id, worker)
+		return true, leaseLost(l)
 	}
 	if err != nil {
-		return false, fmt.Errorf("heartbeat run %s: %w", id, err)
+		return false, fmt.Errorf("heartbeat run %s: %w", l.RunID, err)
 	}
 	q.s.changed()
 	return cancel, nil
 }
 
-// Takeover gives a running run to another worker when the worker named on it
-// is gone (its process crashed or was restarted). It succeeds only while the
-// run is still running and still held by from, so two processes never both
-// take it; the attempt is counted and the lease starts fresh.
-func (q *Runs) Takeover(ctx context.Context, id, from, to string) (*Run, error) {
-	res, err := q.s.db.ExecContext(ctx, `UPDATE runs SET worker = ?, heartbeat_at = ?, attempts = attempts + 1
-		WHERE id = ? AND status = 'running' AND worker = ?`, to, fmtTime(q.s.Now()), id, from)
+// Handover says who takes a running run over from whom.
+type Handover struct {
+	// From is the lease the run must still be held with: of two workers
+	// taking the same run over, one wins.
+	From Lease
+	// To is the new worker; it gets a new lease of For.
+	To  string
+	For time.Duration
+	// Expired takes the run only if its lease has expired: another replica
+	// may still hold it. A replica taking back the runs of its own previous
+	// process (it knows that one is gone) does not ask for it.
+	Expired bool
+}
+
+// Takeover gives a running run to another worker when the worker holding it is
+// gone (its process crashed or was restarted, its replica stopped renewing the
+// lease). It succeeds only while the run is still running under h.From, and
+// only after that lease expired when h.Expired; the attempt is counted and the
+// new holder gets a new, greater token: the old one can write nothing more.
+func (q *Runs) Takeover(ctx context.Context, h Handover) (*Run, error) {
+	now := q.s.Now()
+	cond := ""
+	args := []any{h.To, fmtTime(now), fmtTime(now.Add(h.For)), h.From.RunID, h.From.Token}
+	if h.Expired {
+		cond = " AND (lease_until IS NULL OR lease_until < ?)"
+		args = append(args, fmtTime(now))
+	}
+	res, err := q.s.db.ExecContext(ctx, `UPDATE runs SET worker = ?, heartbeat_at = ?, lease_until = ?, lease_token = lease_token + 1,
+		attempts = attempts + 1 WHERE id = ? AND status = 'running' AND lease_token = ?`+cond, args...)
 	if err != nil {
-		return nil, fmt.Errorf("take over run %s: %w", id, err)
+		return nil, fmt.Errorf("take over run %s: %w", h.From.RunID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return nil, Errorf(EConflict, "run %s is no longer running on %s", id, from)
+		return nil, Errorf(EConflict, "run %s is no longer running with lease %d, or its lease has not expired", h.From.RunID, h.From.Token)
 	}
-	return q.Get(ctx, id)
+	return q.Get(ctx, h.From.RunID)
 }
 
 // SetProcess records the Terraform process a run's worker starts (PID 0: about
 // to start, its stream file chosen). The stream offset starts again at zero.
-// Only the worker holding the run may.
-func (q *Runs) SetProcess(ctx context.Context, id, worker string, p Process) error {
+func (q *Runs) SetProcess(ctx context.Context, l Lease, p Process) error {
 	res, err := q.s.db.ExecContext(ctx, `UPDATE runs SET process_pid = ?, process_identity = ?, process_step = ?, process_stream = ?,
-		stream_offset = ? WHERE id = ? AND status = 'running' AND worker = ?`, p.PID, p.Identity, p.Step, p.Stream, p.Offset, id, worker)
+		stream_offset = ? WHERE id = ? AND status = 'running' AND lease_token = ?`, p.PID, p.Identity, p.Step, p.Stream, p.Offset, l.RunID, l.Token)
 	if err != nil {
-		return fmt.Errorf("record the process of run %s: %w", id, err)
+		return fmt.Errorf("record the process of run %s: %w", l.RunID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return Errorf(EConflict, "run %s is no longer held by %s", id, worker)
+		return leaseLost(l)
 	}
 	return nil
 }
@@ -252,21 +304,36 @@ func (q *Runs) SetProcess(ctx context.Context, id, worker string, p Process) err
 // AppendStream stores log lines of a run together with how far its process
 // stream has been read, in one transaction: after a crash, reading resumes
 // exactly after the last stored line, never losing or repeating one.
-func (q *Runs) AppendStream(ctx context.Context, id string, offset int64, lines ...*LogLine) error {
-	var deploymentID string
-	err := q.s.tx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, "UPDATE runs SET stream_offset = ? WHERE id = ? RETURNING deployment_id", offset, id).
-			Scan(&deploymentID); err != nil {
-			return notFound(err, "run", id)
+func (q *Runs) AppendStream(ctx context.Context, l Lease, offset int64, lines ...*LogLine) error {
+	cond, args := " AND status = 'running' AND lease_token = ?", []any{offset, l.RunID, l.Token}
+	if l.Token == 0 {
+		cond, args = "", args[:2] // a run that already ended, read on by recovery
+	}
+	err := q.s.tx(ctx, func(tx *txn) error {
+		var deploymentID string
+		err := tx.QueryRowContext(ctx, `UPDATE runs SET stream_offset = ? WHERE id = ?`+cond+` RETURNING deployment_id`, args...).Scan(&deploymentID)
+		if err == sql.ErrNoRows {
+			return leaseLost(l)
+		}
+		if err != nil {
+			return err
 		}
 		return appendLines(ctx, tx, q.s, deploymentID, lines)
 	})
 	if err != nil {
-		return wrapUnlessStoreError(err, "append the stream of run %s", id)
+		return wrapUnlessStoreError(err, "append the stream of run %s", l.RunID)
 	}
-	if len(lines) > 0 {
-		q.s.counts.forget(deploymentID) // filtered log totals of this deployment changed
-		logNotify(deploymentID)
+	return nil
+}
+
+// AppendLog stores log lines a worker writes for its run (its own steps).
+func (q *Runs) AppendLog(ctx context.Context, l Lease, deploymentID string, lines ...*LogLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	err := q.s.fenced(ctx, l, func(tx *txn) error { return appendLines(ctx, tx, q.s, deploymentID, lines) })
+	if err != nil {
+		return wrapUnlessStoreError(err, "append logs of run %s", l.RunID)
 	}
 	return nil
 }
@@ -277,36 +344,49 @@ type Result struct {
 	Error  string
 	// Outputs replaces the deployment's outputs when not nil.
 	Outputs json.RawMessage
-	// Worker, when set, is the worker that must still hold the run: a run
+	// Lease, when set, is the lease the run must still be held with: a run
 	// taken over by another worker is not finished by the one that lost it.
-	Worker string
+	Lease Lease
 }
 
 // Finish records the end of a running run and moves its deployment to the
 // matching complete or failed status (actions leave the status alone). A
 // successful delete marks the deployment deleted and its infrastructure gone.
 // A run's outcome is recorded exactly once: the update is conditional on the
-// run still running (and held by res.Worker when set), so whatever the order of
+// run still running (and held under res.Lease when set), so whatever the order of
 // finish, cancel, timeout, reset and stalled detection, only the first one
 // counts; the others are conflicts that change nothing.
 func (q *Runs) Finish(ctx context.Context, id string, res Result) error {
-	return q.s.tx(ctx, func(tx *sql.Tx) error {
+	return q.s.tx(ctx, func(tx *txn) error {
 		r, err := scanRun(tx.QueryRowContext(ctx, "SELECT "+runColumns+" FROM runs WHERE id = ?", id))
 		if err != nil {
 			return notFound(err, "run", id)
 		}
 		now := q.s.Now()
-		upd, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'
-			AND (? = '' OR worker = ?)`, res.Status, res.Error, fmtTime(now), id, res.Worker, res.Worker)
+		cond, args := "", []any{res.Status, res.Error, fmtTime(now), id}
+		if res.Lease.Token != 0 {
+			cond, args = " AND lease_token = ?", append(args, res.Lease.Token)
+		}
+		upd, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'`+cond, args...)
 		if err != nil {
 			return fmt.Errorf("finish run %s: %w", id, err)
 		}
 		if n, _ := upd.RowsAffected(); n == 0 {
+			if res.Lease.Token != 0 {
+				// Finished or taken over by another worker: either way
+				// this worker lost it.
+				lost := leaseLost(res.Lease)
+				lost.Message = fmt.Sprintf("run %s is %s by %s, no longer running under lease %d", id, r.Status, r.Worker, res.Lease.Token)
+				return lost
+			}
 			if r.Status != RunRunning {
 				return Errorf(EConflict, "run %s is %s, not running", id, r.Status)
 			}
-			return Errorf(EConflict, "run %s is held by %s, not %s", id, r.Worker, res.Worker)
+			return Errorf(EConflict, "run %s is still running", id)
 		}
+		// The next run of the deployment may start; its followers see the end.
+		tx.notify(TopicRuns, "")
+		tx.notify(TopicLogs, r.DeploymentID)
 		d, err := getDeployment(ctx, tx, r.DeploymentID)
 		if err != nil {
 			return err
@@ -347,7 +427,7 @@ func (q *Runs) Finish(ctx context.Context, id string, res Result) error {
 // Cancel cancels a queued run at once, or asks the worker of a running run to stop
 // (the engine interrupts Terraform). A finished run is a conflict.
 func (q *Runs) Cancel(ctx context.Context, id, reason string) (*Run, error) {
-	err := q.s.tx(ctx, func(tx *sql.Tx) error {
+	err := q.s.tx(ctx, func(tx *txn) error {
 		r, err := scanRun(tx.QueryRowContext(ctx, "SELECT "+runColumns+" FROM runs WHERE id = ?", id))
 		if err != nil {
 			return notFound(err, "run", id)
@@ -372,6 +452,8 @@ func (q *Runs) Cancel(ctx context.Context, id, reason string) (*Run, error) {
 			}
 			return nil
 		case RunRunning:
+			// The worker holding it hears at once, on whichever replica.
+			tx.notify(TopicCancel, id)
 			_, err := tx.ExecContext(ctx, "UPDATE runs SET cancel_requested = 1 WHERE id = ?", id)
 			return err
 		}
@@ -383,14 +465,14 @@ func (q *Runs) Cancel(ctx context.Context, id, reason string) (*Run, error) {
 	return q.Get(ctx, id)
 }
 
-// Running returns every running run (on startup, all of them are orphans).
+// Running returns every running run, of every worker of every replica.
 func (q *Runs) Running(ctx context.Context) ([]*Run, error) {
 	return q.query(ctx, "WHERE status = 'running' ORDER BY seq")
 }
 
-// Stalled returns running runs whose last heartbeat is older than before.
-func (q *Runs) Stalled(ctx context.Context, before time.Time) ([]*Run, error) {
-	return q.query(ctx, "WHERE status = 'running' AND (heartbeat_at IS NULL OR heartbeat_at < ?) ORDER BY seq", fmtTime(before))
+// Stalled returns running runs whose lease expired before now.
+func (q *Runs) Stalled(ctx context.Context, now time.Time) ([]*Run, error) {
+	return q.query(ctx, "WHERE status = 'running' AND (lease_until IS NULL OR lease_until < ?) ORDER BY seq", fmtTime(now))
 }
 
 // Active returns the queued and running runs of a deployment, oldest first.

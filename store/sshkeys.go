@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 )
@@ -68,7 +67,7 @@ func (r *SSHKeys) Delete(ctx context.Context, userID, id string) error {
 }
 
 // replaceSSHKeys makes keys the user's whole key set, in tx.
-func replaceSSHKeys(ctx context.Context, tx *sql.Tx, s *Store, userID string, keys []SSHKey) error {
+func replaceSSHKeys(ctx context.Context, tx *txn, s *Store, userID string, keys []SSHKey) error {
 	keep := map[string]bool{}
 	for _, k := range keys {
 		if keep[k.Fingerprint] {

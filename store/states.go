@@ -22,11 +22,14 @@ type StateVersion struct {
 // States stores state versions.
 type States struct{ s *Store }
 
-// Add saves a state version. A state identical in serial and lineage to the
-// latest is not saved again (added is false). A lower serial, or another lineage
-// once one is recorded, is refused as a conflict: the newer stored state is kept.
-func (q *States) Add(ctx context.Context, v *StateVersion) (added bool, err error) {
-	err = q.s.tx(ctx, func(tx *sql.Tx) error {
+// Add saves a state version, while the worker holds its run (l; the zero
+// Lease for a state found outside any run). A state identical in serial and
+// lineage to the latest is not saved again (added is false). A lower serial, or
+// another lineage once one is recorded, is refused as a conflict: the newer
+// stored state is kept.
+func (q *States) Add(ctx context.Context, l Lease, v *StateVersion) (added bool, err error) {
+	err = q.s.fenced(ctx, l, func(tx *txn) error {
+		added = false
 		var serial int64
 		var lineage string
 		err := tx.QueryRowContext(ctx, "SELECT serial, lineage FROM state_versions WHERE deployment_id = ? ORDER BY serial DESC, created_at DESC LIMIT 1",

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -96,7 +95,7 @@ type TargetUpdate struct {
 
 // Update changes a target.
 func (r *Targets) Update(ctx context.Context, name string, up TargetUpdate) (*Target, error) {
-	err := r.s.tx(ctx, func(tx *sql.Tx) error {
+	err := r.s.tx(ctx, func(tx *txn) error {
 		t, err := scanTarget(tx.QueryRowContext(ctx, "SELECT "+targetColumns+" FROM targets WHERE name = ?", name))
 		if err != nil {
 			return notFound(err, "target", name)
@@ -134,7 +133,7 @@ func (r *Targets) Update(ctx context.Context, name string, up TargetUpdate) (*Ta
 
 // Delete removes a target; while deployments that are not deleted use it, it is a conflict.
 func (r *Targets) Delete(ctx context.Context, name string) error {
-	return r.s.tx(ctx, func(tx *sql.Tx) error {
+	return r.s.tx(ctx, func(tx *txn) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM deployments WHERE target = ? AND deleted_at IS NULL", name).Scan(&n); err != nil {
 			return fmt.Errorf("delete target %s: %w", name, err)

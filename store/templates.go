@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -126,7 +125,7 @@ type TemplateUpdate struct {
 
 // Update changes a template in place.
 func (r *Templates) Update(ctx context.Context, id string, up TemplateUpdate) (*Template, error) {
-	err := r.s.tx(ctx, func(tx *sql.Tx) error {
+	err := r.s.tx(ctx, func(tx *txn) error {
 		t, err := scanTemplate(tx.QueryRowContext(ctx, "SELECT "+templateColumns+" FROM templates WHERE id = ?", id))
 		if err != nil {
 			return notFound(err, "template", id)

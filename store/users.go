@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -62,7 +61,7 @@ func (r *Users) Create(ctx context.Context, u *User) error {
 		u.ID, u.Username, nullIfEmpty(u.PasswordHash), nullIfEmpty(u.OIDCIssuer), nullIfEmpty(u.OIDCSubject),
 		u.Name, u.Email, u.PictureURL, u.IsAdmin, u.GroupAdmin, fmtTime(now), fmtTime(now))
 	if isUniqueViolation(err) {
-		if strings.Contains(err.Error(), "users.username") {
+		if isUniqueViolation(err, "username") {
 			return Errorf(EConflict, "username %q is taken", u.Username).WithDetails(Detail{Field: "username", Message: "taken"})
 		}
 		return Errorf(EConflict, "this identity is already registered")
@@ -184,7 +183,7 @@ type UserUpdate struct {
 
 // Update changes a user's profile.
 func (r *Users) Update(ctx context.Context, id string, up UserUpdate) (*User, error) {
-	err := r.s.tx(ctx, func(tx *sql.Tx) error {
+	err := r.s.tx(ctx, func(tx *txn) error {
 		u, err := scanUser(tx.QueryRowContext(ctx, "SELECT "+userColumns+" FROM users WHERE id = ?", id))
 		if err != nil {
 			return notFound(err, "user", id)
@@ -275,9 +274,10 @@ func (r *Users) SetGroupAdmin(ctx context.Context, id string, admin bool) error 
 // no deployment is ever left without an owner) passes to heir, the admin who
 // deletes; Delete returns those deployments' ids.
 func (r *Users) Delete(ctx context.Context, id string, force bool, heir string) ([]string, error) {
-	defer r.s.counts.forget("deployments")
 	var inherited []string
-	err := r.s.tx(ctx, func(tx *sql.Tx) error {
+	err := r.s.tx(ctx, func(tx *txn) error {
+		tx.notify(topicCounts, "deployments") // list totals: read your own writes
+		inherited = nil
 		var exists int
 		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM users WHERE id = ?", id).Scan(&exists); err != nil {
 			return fmt.Errorf("delete user %s: %w", id, err)
@@ -331,7 +331,7 @@ type ownership struct {
 }
 
 // soleOwnerships lists the deployments that user owns alone.
-func soleOwnerships(ctx context.Context, tx *sql.Tx, user string) ([]ownership, error) {
+func soleOwnerships(ctx context.Context, tx *txn, user string) ([]ownership, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT d.id, d.deleted_at IS NOT NULL FROM deployments d
 		JOIN deployment_owners o ON o.deployment_id = d.id
 		WHERE o.user_id = ? AND (SELECT COUNT(*) FROM deployment_owners o2 WHERE o2.deployment_id = d.id) = 1 ORDER BY d.id`, user)

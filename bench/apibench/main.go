@@ -10,21 +10,16 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
-	"strings"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	"golang.org/x/crypto/bcrypt"
 
+	"orchestrator/bench/benchkit"
 	"orchestrator/store"
 )
 
@@ -62,15 +57,15 @@ func main() {
 
 // results is what the run measured, written as JSON too.
 type results struct {
-	Seed        map[string]float64 `json:"seed_seconds"`
-	Loads       map[string]*load   `json:"loads"`
-	Retention   map[string]float64 `json:"retention"`
-	RSSIdleMB   float64            `json:"rss_idle_mb"`
-	RSSLoadedMB float64            `json:"rss_100k_mb"`
+	Seed        map[string]float64        `json:"seed_seconds"`
+	Loads       map[string]*benchkit.Load `json:"loads"`
+	Retention   map[string]float64        `json:"retention"`
+	RSSIdleMB   float64                   `json:"rss_idle_mb"`
+	RSSLoadedMB float64                   `json:"rss_100k_mb"`
 }
 
 func run(c config) error {
-	res := &results{Seed: map[string]float64{}, Loads: map[string]*load{}, Retention: map[string]float64{}}
+	res := &results{Seed: map[string]float64{}, Loads: map[string]*benchkit.Load{}, Retention: map[string]float64{}}
 	dir, err := os.MkdirTemp("", "apibench-")
 	if err != nil {
 		return err
@@ -85,15 +80,15 @@ func run(c config) error {
 		return err
 	}
 	time.Sleep(3 * time.Second)
-	res.RSSIdleMB = svc.rssMB()
-	svc.stop()
+	res.RSSIdleMB = svc.RSSMB()
+	svc.Stop()
 
 	data := filepath.Join(dir, "data")
 	seed, err := seedStore(c, data, res)
 	if err != nil {
 		return err
 	}
-	bare, err := startBareFiber()
+	bare, err := benchkit.StartBareFiber()
 	if err != nil {
 		return err
 	}
@@ -101,16 +96,16 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	defer svc.stop()
-	userTok, err := login(svc.url, seed.user, "bench-password")
+	defer svc.Stop()
+	userTok, err := benchkit.Login(svc.URL, seed.user, "bench-password")
 	if err != nil {
 		return err
 	}
-	adminTok, err := login(svc.url, "admin", "bench-password")
+	adminTok, err := benchkit.Login(svc.URL, "admin", "bench-password")
 	if err != nil {
 		return err
 	}
-	logs := svc.url + "/api/v1/deployments/" + seed.bigLog + "/logs"
+	logs := svc.URL + "/api/v1/deployments/" + seed.bigLog + "/logs"
 	lastPage := (c.bigLines + 9) / 10
 	steps := []struct {
 		name, url, token string
@@ -118,14 +113,14 @@ func run(c config) error {
 		d                time.Duration
 	}{
 		{"bare fiber 2KB", bare + "/", "", c.conns, c.duration},
-		{"deployments user", svc.url + "/api/v1/deployments?size=10", userTok, c.conns, c.duration},
-		{"deployments admin", svc.url + "/api/v1/deployments?size=10", adminTok, c.conns, c.duration},
+		{"deployments user", svc.URL + "/api/v1/deployments?size=10", userTok, c.conns, c.duration},
+		{"deployments admin", svc.URL + "/api/v1/deployments?size=10", adminTok, c.conns, c.duration},
 		{"logs first page", logs + "?size=10", adminTok, c.conns, c.duration},
 		{"logs last page", fmt.Sprintf("%s?size=10&page=%d", logs, lastPage), adminTok, c.conns, c.duration},
-		{"deployments user 500 conns", svc.url + "/api/v1/deployments?size=10", userTok, c.manyConns, c.longRun},
+		{"deployments user 500 conns", svc.URL + "/api/v1/deployments?size=10", userTok, c.manyConns, c.longRun},
 	}
 	for _, s := range steps {
-		l, err := wrk(s.url, s.token, s.conns, s.d)
+		l, err := benchkit.Wrk(s.url, s.token, s.conns, s.d)
 		if err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
@@ -133,7 +128,7 @@ func run(c config) error {
 		fmt.Printf("%-28s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  errors %d  timeouts %d  non-2xx %d\n",
 			s.name, l.RPS, l.P50, l.P99, l.Errors, l.Timeouts, l.Non2xx)
 	}
-	res.RSSLoadedMB = svc.rssMB()
+	res.RSSLoadedMB = svc.RSSMB()
 
 	// Retention of every seeded line while admins list deployments.
 	type purged struct {
@@ -143,10 +138,10 @@ func run(c config) error {
 	done := make(chan purged, 1)
 	start := time.Now()
 	go func() {
-		j, err := purgeAll(svc.url, adminTok)
+		j, err := purgeAll(svc.URL, adminTok)
 		done <- purged{j, err}
 	}()
-	during, err := wrk(svc.url+"/api/v1/deployments?size=10", adminTok, c.conns, c.duration)
+	during, err := benchkit.Wrk(svc.URL+"/api/v1/deployments?size=10", adminTok, c.conns, c.duration)
 	if err != nil {
 		return err
 	}
@@ -241,40 +236,12 @@ func seedStore(c config, dir string, res *results) (*seeded, error) {
 		}
 		users = append(users, u)
 	}
-	template, terraform := sampleTexts()
 	t0 := time.Now()
-	var ids []string
-	for i := 0; i < c.deployments; i++ {
-		u := users[i%len(users)]
-		d := &store.Deployment{Template: template, Target: "local", Inputs: json.RawMessage(`{"num_cpus": 2, "mem_size": "4 GB"}`),
-			Description: fmt.Sprintf("deployment %d of %s", i, u.Username), Labels: map[string]string{"project": fmt.Sprintf("p%d", i%7)},
-			Owners: []string{u.ID}, Terraform: terraform, TFVars: `{"orc_deployment_id": "x"}`}
-		if _, err := st.Deployments.Create(ctx, d, u.ID); err != nil {
-			return nil, err
-		}
-		run, err := st.Runs.Claim(ctx, "seed")
-		if err != nil || run == nil {
-			return nil, fmt.Errorf("claim the seeded create run: %v", err)
-		}
-		if err := st.Runs.Finish(ctx, run.ID, store.Result{Status: store.RunSucceeded, Outputs: json.RawMessage(`{"public_ip": "172.24.4.10"}`)}); err != nil {
-			return nil, err
-		}
-		if i%5 == 4 {
-			if _, err := st.Deployments.Enqueue(ctx, d.ID, store.Request{Kind: store.RunDelete, CreatedBy: u.ID}); err != nil {
-				return nil, err
-			}
-			run, err := st.Runs.Claim(ctx, "seed")
-			if err != nil || run == nil {
-				return nil, fmt.Errorf("claim the seeded delete run: %v", err)
-			}
-			if err := st.Runs.Finish(ctx, run.ID, store.Result{Status: store.RunSucceeded}); err != nil {
-				return nil, err
-			}
-		}
-		ids = append(ids, d.ID)
-		if (i+1)%10000 == 0 {
-			fmt.Printf("seeded %d deployments (%.0f/s)\n", i+1, float64(i+1)/time.Since(t0).Seconds())
-		}
+	ids, err := benchkit.SeedDeployments(ctx, st, users, c.deployments, func(done int) {
+		fmt.Printf("seeded %d deployments (%.0f/s)\n", done, float64(done)/time.Since(t0).Seconds())
+	})
+	if err != nil {
+		return nil, err
 	}
 	res.Seed["deployments"] = time.Since(t0).Seconds()
 
@@ -318,107 +285,12 @@ func seedStore(c config, dir string, res *results) (*seeded, error) {
 	return &seeded{user: users[0].Username, bigLog: big}, nil
 }
 
-// sampleTexts are a template and generated Terraform of a realistic size.
-func sampleTexts() (string, string) {
-	template := "tosca_definitions_version: tosca_simple_yaml_1_3\ndescription: bench\ntopology_template:\n  node_templates:\n" +
-		strings.Repeat("    # a comment line of a realistic template, about sixty characters long\n", 30) +
-		"    vm: { type: tosca.nodes.Compute }\n"
-	terraform := `{"module": {"vm": {"source": "./modules/compute", "count": 1}}, "pad": "` + strings.Repeat("x", 5000) + `"}`
-	return template, terraform
-}
-
-// service is the real binary serving a data dir.
-type service struct {
-	cmd *exec.Cmd
-	url string
-}
-
-func startService(c config, dataDir string) (*service, error) {
-	tf, err := os.ReadFile(filepath.Join(c.toolsDir, "terraform-path"))
-	if err != nil {
-		return nil, fmt.Errorf("run `make tools` first: %w", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(c.bin, "serve", "--listen", addr, "--data-dir", dataDir, "--terraform-path", strings.TrimSpace(string(tf)),
-		"--providers-dir", filepath.Join(c.toolsDir, "providers"), "--admin-password", "bench-password", "--workers", "2",
-		"--load-examples=false", "--log-format", "json", "--login-max-failures", "1000")
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	s := &service{cmd: cmd, url: "http://" + addr}
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if r, err := http.Get(s.url + "/readyz"); err == nil {
-			r.Body.Close()
-			if r.StatusCode == 200 {
-				return s, nil
-			}
-		}
-	}
-	s.stop()
-	return nil, fmt.Errorf("the service did not get ready")
-}
-
-func (s *service) stop() {
-	s.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		s.cmd.Process.Kill()
-	}
-}
-
-func (s *service) rssMB() float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	if err != nil {
-		return -1
-	}
-	m := regexp.MustCompile(`VmRSS:\s+(\d+) kB`).FindSubmatch(data)
-	if m == nil {
-		return -1
-	}
-	kb, _ := strconv.ParseFloat(string(m[1]), 64)
-	return kb / 1024
-}
-
-// startBareFiber serves a fixed 2 KB JSON: the ceiling a Fiber handler reaches here.
-func startBareFiber() (string, error) {
-	body := []byte(`{"items":[` + strings.TrimSuffix(strings.Repeat(`{"id":"3f2a9c1e-5b7d-4e8a-9c0f-1a2b3c4d5e6f","status":"CREATE_COMPLETE","description":"a deployment"},`, 19), ",") + `]}`)
-	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	app.Get("/", func(c *fiber.Ctx) error {
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-		return c.Send(body)
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	go app.Listener(ln)
-	return "http://" + ln.Addr().String(), nil
-}
-
-func login(url, user, password string) (string, error) {
-	body := strings.NewReader(fmt.Sprintf(`{"username": %q, "password": %q}`, user, password))
-	r, err := http.Post(url+"/api/v1/auth/login", "application/json", body)
-	if err != nil {
-		return "", err
-	}
-	defer r.Body.Close()
-	var out struct{ Token string }
-	if err := json.NewDecoder(r.Body).Decode(&out); err != nil || out.Token == "" {
-		return "", fmt.Errorf("login %s: %d %v", user, r.StatusCode, err)
-	}
-	return out.Token, nil
-}
-
 // purgeAll queues a purge of every line older than 30 days and follows the job.
+// startService serves a data dir with the real binary, as apibench loads it.
+func startService(c config, dataDir string) (*benchkit.Service, error) {
+	return benchkit.StartService(c.bin, c.toolsDir, dataDir, nil, "--workers", "2", "--load-examples=false")
+}
+
 func purgeAll(url, token string) (map[string]any, error) {
 	call := func(method, path string) (map[string]any, error) {
 		req, _ := http.NewRequest(method, url+path, nil)
@@ -451,67 +323,4 @@ func purgeAll(url, token string) (map[string]any, error) {
 		return nil, fmt.Errorf("purge job: %v", job)
 	}
 	return job, nil
-}
-
-// load is what one wrk run measured; latencies in milliseconds.
-type load struct {
-	RPS      float64 `json:"requests_per_second"`
-	P50      float64 `json:"p50_ms"`
-	P99      float64 `json:"p99_ms"`
-	Errors   int     `json:"socket_errors"`
-	Timeouts int     `json:"timeouts"`
-	Non2xx   int     `json:"non_2xx"`
-}
-
-func wrk(url, token string, conns int, d time.Duration) (*load, error) {
-	args := []string{"-t2", fmt.Sprintf("-c%d", conns), fmt.Sprintf("-d%ds", int(d.Seconds())), "--latency", "--timeout", "2s"}
-	if token != "" {
-		args = append(args, "-H", "Authorization: Bearer "+token)
-	}
-	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
-	if err != nil {
-		return nil, fmt.Errorf("wrk: %v\n%s", err, out)
-	}
-	return parseWrk(string(out))
-}
-
-var (
-	rpsRE    = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
-	pctRE    = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$`)
-	errorsRE = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
-	non2xxRE = regexp.MustCompile(`Non-2xx or 3xx responses: (\d+)`)
-)
-
-func parseWrk(out string) (*load, error) {
-	l := &load{}
-	m := rpsRE.FindStringSubmatch(out)
-	if m == nil {
-		return nil, fmt.Errorf("no Requests/sec in wrk's output:\n%s", out)
-	}
-	l.RPS, _ = strconv.ParseFloat(m[1], 64)
-	for _, p := range pctRE.FindAllStringSubmatch(out, -1) {
-		v, _ := strconv.ParseFloat(p[2], 64)
-		switch p[3] {
-		case "us":
-			v /= 1000
-		case "s":
-			v *= 1000
-		}
-		if p[1] == "50" {
-			l.P50 = v
-		} else {
-			l.P99 = v
-		}
-	}
-	if e := errorsRE.FindStringSubmatch(out); e != nil {
-		for _, s := range e[1:4] {
-			n, _ := strconv.Atoi(s)
-			l.Errors += n
-		}
-		l.Timeouts, _ = strconv.Atoi(e[4])
-	}
-	if n := non2xxRE.FindStringSubmatch(out); n != nil {
-		l.Non2xx, _ = strconv.Atoi(n[1])
-	}
-	return l, nil
 }

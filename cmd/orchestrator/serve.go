@@ -34,9 +34,14 @@ import (
 
 // serveConfig is every setting of `serve`; each flag has an ORCHESTRATOR_* twin.
 type serveConfig struct {
-	Listen         string
-	DataDir        string
-	Database       string
+	Listen   string
+	DataDir  string
+	Database string
+	// ServiceKeyFile holds the service key (hex); ORCHESTRATOR_SERVICE_KEY
+	// may hold the key itself. Replicas sharing a database must share it.
+	ServiceKeyFile string
+	// Replica names this replica among those sharing a database.
+	Replica        string
 	AdminUser      string
 	AdminPassword  string
 	AllowSignup    bool
@@ -91,7 +96,10 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	c := &serveConfig{}
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on")
 	dataDir := fs.String("data-dir", "./data", "directory for the database, workdirs and keys")
-	database := fs.String("database", "", "SQLite database path (default DATA_DIR/orchestrator.db)")
+	database := fs.String("database", "", "SQLite database path (default DATA_DIR/orchestrator.db), or a PostgreSQL URL postgres://... shared by replicas")
+	keyFile := fs.String("service-key-file", "", "file holding the service key (64 hex digits) that signs sessions and seals credentials; "+
+		"required with PostgreSQL (or ORCHESTRATOR_SERVICE_KEY), default DATA_DIR/service.key, created on first start")
+	replica := fs.String("replica-id", "", "name of this replica among those sharing a PostgreSQL database (default: host name and a digest of the data dir)")
 	adminUser := fs.String("admin-user", "admin", "bootstrap admin username (created on first start)")
 	adminPassword := fs.String("admin-password", "", "bootstrap admin password (random and printed once if empty)")
 	allowSignup := fs.Bool("allow-signup", true, "allow local self-registration with username and password")
@@ -141,7 +149,8 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	*c = serveConfig{Listen: *listen, DataDir: *dataDir, Database: *database, AdminUser: *adminUser, AdminPassword: *adminPassword,
+	*c = serveConfig{Listen: *listen, DataDir: *dataDir, Database: *database, ServiceKeyFile: *keyFile, Replica: *replica,
+		AdminUser: *adminUser, AdminPassword: *adminPassword,
 		AllowSignup: *allowSignup, OIDCIssuers: *issuers, OIDCAudience: *audience, OIDCGroups: *groups, OIDCAdminGroup: *adminGroup,
 		OIDCClientID: *clientID, OIDCScopes: *scopes,
 		TerraformPath: *tfPath, ToolsDir: *toolsDir, ProvidersDir: *providersDir, Workers: *workers, LogRetention: *retention,
@@ -189,6 +198,9 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	}
 	if c.Workers < 1 {
 		return nil, fmt.Errorf("--workers must be at least 1")
+	}
+	if strings.Contains(c.Replica, "/") {
+		return nil, fmt.Errorf("--replica-id may not contain '/'")
 	}
 	return c, nil
 }
@@ -245,31 +257,49 @@ func serve(ctx context.Context, hurry <-chan struct{}, cfg *serveConfig, log *sl
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
-	key, err := loadServiceKey(filepath.Join(cfg.DataDir, "service.key"))
+	// One service process per data directory: its workdirs and the
+	// Terraform processes in them are this process's alone.
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	shared := store.IsPostgres(cfg.Database)
+	key, err := serviceKey(cfg, shared)
 	if err != nil {
 		return err
 	}
 	offset := cfg.ClockOffset
 	clock := func() time.Time { return time.Now().Add(offset) }
-	st, err := store.Open(ctx, cfg.Database, store.WithSealKey(deriveKey(key, "target-credentials")), store.WithClock(clock))
+	st, err := store.Open(ctx, cfg.Database, store.WithSealKey(deriveKey(key, "target-credentials")), store.WithClock(clock), store.WithLogger(log))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := bootstrapAdmin(ctx, st, cfg, console); err != nil {
-		return err
-	}
-	if err := bootstrapTarget(ctx, st, log); err != nil {
-		return err
+	if shared {
+		if err := st.CheckServiceKey(ctx, hex.EncodeToString(deriveKey(key, "fingerprint"))[:16]); err != nil {
+			return err
+		}
 	}
 	resolver, err := newResolver(cfg)
 	if err != nil {
 		return err
 	}
-	if cfg.LoadExamples {
-		if err := loadExamples(ctx, st, resolver, log); err != nil {
+	// Replicas starting together on an empty database bootstrap it once.
+	err = st.Exclusive(ctx, "bootstrap", func() error {
+		if err := bootstrapAdmin(ctx, st, cfg, console); err != nil {
 			return err
 		}
+		if err := bootstrapTarget(ctx, st, log); err != nil {
+			return err
+		}
+		if cfg.LoadExamples {
+			return loadExamples(ctx, st, resolver, log)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 
 	tc, err := loadToolchain(ctx, cfg)
@@ -285,7 +315,7 @@ func serve(ctx context.Context, hurry <-chan struct{}, cfg *serveConfig, log *sl
 	}
 	log.Info("software configuration", "status", jobs.ConfigurationStatus(), "artifact_maps", len(artifacts.Maps), "artifact_dirs", len(artifacts.Dirs))
 	engine := jobs.New(jobs.Config{DataDir: cfg.DataDir, Workers: cfg.Workers, StallAfter: cfg.StallAfter, KillGrace: cfg.KillGrace,
-		RunTimeout: cfg.RunTimeout, Resolver: resolver,
+		RunTimeout: cfg.RunTimeout, Resolver: resolver, Replica: cfg.Replica,
 		Configure: jobs.ConfigureOptions{Resolver: artifacts, Parallel: cfg.ConfigureParallel, SSHWait: cfg.SSHWait}}, st, tc, log, metrics)
 	if err := engine.Start(ctx); err != nil {
 		return fmt.Errorf("start engine: %w", err)
@@ -299,7 +329,7 @@ func serve(ctx context.Context, hurry <-chan struct{}, cfg *serveConfig, log *sl
 		Version: version, AllowSignup: cfg.AllowSignup, SessionTTL: cfg.SessionTTL, SigningKey: deriveKey(key, "session-signing"),
 		OIDC: server.OIDCConfig{Issuers: cfg.OIDCIssuers, Audience: cfg.OIDCAudience, GroupsClaim: cfg.OIDCGroups, AdminGroup: cfg.OIDCAdminGroup,
 			ClientID: cfg.OIDCClientID, Scopes: cfg.OIDCScopes},
-		StallAfter: cfg.StallAfter, Login: cfg.Login, ClientIPHeader: cfg.ClientIPHeader, TrustedProxies: cfg.TrustedProxies,
+		Login: cfg.Login, ClientIPHeader: cfg.ClientIPHeader, TrustedProxies: cfg.TrustedProxies,
 		MaxNodes: cfg.MaxNodes, MaxInstances: cfg.MaxInstances,
 		PublicURL: cfg.PublicURL, DefaultTarget: cfg.DefaultTarget,
 		Callbacks: server.CallbackConfig{Allow: cfg.CallbackAllow, AllowPrivate: cfg.CallbackAllowPrivate},
@@ -311,7 +341,8 @@ func serve(ctx context.Context, hurry <-chan struct{}, cfg *serveConfig, log *sl
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	log.Info("orchestrator listening", "address", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir)
+	log.Info("orchestrator listening", "address", "http://"+ln.Addr().String(), "data_dir", cfg.DataDir,
+		"database", st.Dialect(), "replica", engine.Replica())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -430,6 +461,58 @@ func loadToolchain(ctx context.Context, cfg *serveConfig) (*toolchain.Toolchain,
 		tfPath = found
 	}
 	return toolchain.Load(ctx, tfPath, cfg.ProvidersDir, filepath.Join(cfg.DataDir, "terraformrc"))
+}
+
+// serviceKeyEnv holds the service key itself (64 hex digits), for replicas
+// given their secrets through the environment; it has no flag, so the key
+// never shows in a process list.
+const serviceKeyEnv = "ORCHESTRATOR_SERVICE_KEY"
+
+// serviceKey is the service's secret: from ORCHESTRATOR_SERVICE_KEY, or the
+// --service-key-file, or DATA_DIR/service.key (created on first start). With
+// a shared database (PostgreSQL) it must come from configuration: a key each
+// replica made for itself would sign sessions the other replicas refuse and
+// seal credentials they cannot read.
+func serviceKey(cfg *serveConfig, shared bool) ([]byte, error) {
+	if v := strings.TrimSpace(os.Getenv(serviceKeyEnv)); v != "" {
+		key, err := hex.DecodeString(v)
+		if err != nil || len(key) < 32 {
+			return nil, fmt.Errorf("%s must be at least 64 hex digits", serviceKeyEnv)
+		}
+		return key, nil
+	}
+	if cfg.ServiceKeyFile != "" {
+		data, err := os.ReadFile(cfg.ServiceKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("read the service key: %w", err)
+		}
+		key, err := hex.DecodeString(strings.TrimSpace(string(data)))
+		if err != nil || len(key) < 32 {
+			return nil, fmt.Errorf("service key %s must hold at least 64 hex digits", cfg.ServiceKeyFile)
+		}
+		return key, nil
+	}
+	if shared {
+		return nil, fmt.Errorf("a PostgreSQL database is shared by replicas, which must all use the same service key: " +
+			"give it with --service-key-file (ORCHESTRATOR_SERVICE_KEY_FILE) or " + serviceKeyEnv +
+			" (64 hex digits, e.g. from `openssl rand -hex 32`); a key made by each process would make sessions and credentials unreadable on the others")
+	}
+	return loadServiceKey(filepath.Join(cfg.DataDir, "service.key"))
+}
+
+// lockDataDir takes an exclusive lock on the data directory for as long as the
+// service runs: a second service on the same directory is refused (it would
+// take the first one's Terraform processes for leftovers).
+func lockDataDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data dir %s is in use by another orchestrator process: give each replica a data dir of its own", dir)
+	}
+	return func() { f.Close() }, nil
 }
 
 // loadServiceKey reads the service's secret, creating it (mode 0600) on first start.
