@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +100,32 @@ func TestOpenStackExampleLifecycles(t *testing.T) {
 				ips, _ := out["node_ips"].([]any)
 				if len(ips) != 2 || ips[0] != e.server(res["nodes[0]"].CloudID).FixedIPs[0] || ips[1] != e.server(res["nodes[1]"].CloudID).FixedIPs[0] {
 					e.t.Fatalf("outputs %s", d.Outputs)
+				}
+			}},
+		{example: "public-vm-with-data", update: map[string]any{"num_cpus": 4, "mem_size": "8 GB", "data_size": "30 GB"}, compute: "vm", public: true, servers: 1,
+			volume: "data", flavorBefore: "m1.medium", flavorAfter: "m1.large", sizeBefore: 20, sizeAfter: 30,
+			opts: osOpts{sim: buildOnly},
+			// INDIGO style: network_type public gives the server a floating IP on
+			// the external network, private is the cloud's own network (nothing is
+			// created), and the volume is formatted and mounted at its location by
+			// the cloud-init the server boots with.
+			checkCreation: func(e *osEnv, d *store.Deployment, res map[string]*store.Resource) {
+				s := e.server(res["vm[0]"].CloudID)
+				var out map[string]any
+				json.Unmarshal(d.Outputs, &out)
+				if len(s.FloatingIPs) != 1 || out["public_ip"] != s.FloatingIPs[0] || out["private_ip"] != s.FixedIPs[0] ||
+					out["ssh"] != "ssh ubuntu@"+s.FloatingIPs[0] || out["data_volume_id"] != res["data[0]"].CloudID {
+					e.t.Fatalf("outputs %s, server %+v", d.Outputs, s)
+				}
+				for _, want := range []string{"orchestrator-mount-volume", res["data[0]"].CloudID, "/data"} {
+					if !strings.Contains(s.UserData, want) {
+						e.t.Fatalf("the server's cloud-init lacks %q:\n%s", want, s.UserData)
+					}
+				}
+				for _, n := range []string{"public_network[0]", "private_network[0]"} {
+					if r := res[n]; r != nil && r.Attributes["existing"] != true {
+						e.t.Fatalf("%s was created, not the cloud's own network: %+v", n, r)
+					}
 				}
 			}},
 		{example: "web-server", update: map[string]any{"http_port": 8080}, compute: "web_vm", public: true, servers: 1, flavorBefore: "m1.small",
