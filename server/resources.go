@@ -85,7 +85,7 @@ func (s *Server) resourceAction(c *fiber.Ctx) error {
 	if action == store.ActionReconfigure {
 		return s.reconfigure(c, d, r, req)
 	}
-	if action != "start" && action != "stop" && action != "reboot" {
+	if !powerAction(action) {
 		return invalid("action", "action must be start, stop, reboot or reconfigure")
 	}
 	if req.Inputs != nil {
@@ -98,10 +98,15 @@ func (s *Server) resourceAction(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusAccepted).JSON(runJSON(run))
 }
 
+// powerAction reports whether action is one act queues.
+func powerAction(action string) bool {
+	return action == "start" || action == "stop" || action == "reboot"
+}
+
 // act queues a day-2 action on a Compute instance; field names the request
 // field that carried the action, for the error.
 func (s *Server) act(ctx context.Context, p *Principal, d *store.Deployment, r *store.Resource, field, action string) (*store.Run, error) {
-	if action != "start" && action != "stop" && action != "reboot" {
+	if !powerAction(action) {
 		return nil, invalid(field, "%s must be start, stop or reboot", field)
 	}
 	if err := s.refusePoolPower(ctx, d, r, field); err != nil {

@@ -150,12 +150,9 @@ func (b *backing) options(o ossim.Options) ossim.Options {
 		if host == "" {
 			return fmt.Errorf("no test host has address %v", s.FixedIPs)
 		}
-		keys, err := cloudInitKeys(s.UserData)
+		keys, err := bootKeys(s)
 		if err != nil {
 			return err
-		}
-		if s.PublicKey != "" {
-			keys = append(keys, s.PublicKey)
 		}
 		if err := b.pool.Authorize(host, keys...); err != nil {
 			return err
@@ -166,6 +163,19 @@ func (b *backing) options(o ossim.Options) ossim.Options {
 		return nil
 	}
 	return o
+}
+
+// bootKeys are the keys a booting server's default user gets: the user data's
+// and the key pair's, as cloud-init installs them.
+func bootKeys(s ossim.ServerInfo) ([]string, error) {
+	keys, err := cloudInitKeys(s.UserData)
+	if err != nil {
+		return nil, err
+	}
+	if s.PublicKey != "" {
+		keys = append(keys, s.PublicKey)
+	}
+	return keys, nil
 }
 
 // cloudInitKeys reads the keys a #cloud-config gives the default user.

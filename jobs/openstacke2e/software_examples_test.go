@@ -72,12 +72,9 @@ func TestSoftwareExamplesOnOpenStack(t *testing.T) {
 				if host == "" {
 					return fmt.Errorf("no test host has address %v", s.FixedIPs)
 				}
-				keys, err := cloudInitKeys(s.UserData)
+				keys, err := bootKeys(s)
 				if err != nil {
 					return err
-				}
-				if s.PublicKey != "" {
-					keys = append(keys, s.PublicKey)
 				}
 				for _, h := range []string{host, "jump"} {
 					if err := pool.Authorize(h, keys...); err != nil {
