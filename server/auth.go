@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -97,6 +99,9 @@ func (s *Server) authenticate(c *fiber.Ctx) (*Principal, error) {
 	if strings.HasPrefix(raw, apiTokenPrefix) {
 		return s.authenticateAPIToken(ctx, raw)
 	}
+	if session, ok := s.sessions.get(raw); ok {
+		return s.sessionPrincipal(ctx, session)
+	}
 	iss, err := unverifiedIssuer(raw)
 	if err != nil {
 		return nil, store.Errorf(store.EUnauthorized, "malformed token")
@@ -138,13 +143,32 @@ func (s *Server) authenticateSession(ctx context.Context, raw string) (*Principa
 		}
 		return nil, store.Errorf(store.EUnauthorized, "invalid session token")
 	}
+	session := verifiedSession{subject: claims.Subject, expires: claims.ExpiresAt.Time}
+	for _, t := range []*jwt.NumericDate{claims.IssuedAt, claims.NotBefore} {
+		if t != nil && t.Time.After(session.notBefore) {
+			session.notBefore = t.Time
+		}
+	}
+	s.sessions.put(raw, session, s.now())
+	return s.sessionPrincipal(ctx, session)
+}
+
+// sessionPrincipal is the principal of a verified session, checked against
+// the clock again (a remembered session expires like a parsed one).
+func (s *Server) sessionPrincipal(ctx context.Context, session verifiedSession) (*Principal, error) {
+	if expired, ok := session.valid(s.now()); expired {
+		return nil, store.Errorf(store.EUnauthorized, "session expired: log in again")
+	} else if !ok {
+		return nil, store.Errorf(store.EUnauthorized, "invalid session token")
+	}
 	gen := s.store.Generation()
-	u, ok := s.identities.get(claims.Subject, gen)
+	u, ok := s.identities.get(session.subject, gen)
 	if !ok {
-		if u, err = s.store.Users.Identity(ctx, claims.Subject); err != nil {
+		var err error
+		if u, err = s.store.Users.Identity(ctx, session.subject); err != nil {
 			return nil, store.Errorf(store.EUnauthorized, "the session's user no longer exists")
 		}
-		s.identities.put(claims.Subject, gen, u)
+		s.identities.put(session.subject, gen, u)
 	}
 	// Handlers may change the principal's user: each request gets its own copy.
 	cp := *u
@@ -176,17 +200,27 @@ func (s *Server) authenticateOIDC(ctx context.Context, raw string) (*Principal, 
 }
 
 // unverifiedIssuer reads iss from a JWT without checking it, only to pick the
-// verifier; every token is then fully verified by that verifier.
+// verifier; every token is then fully verified by that verifier. Only the
+// payload's iss is decoded (a full claims map cost more than the verification).
 func unverifiedIssuer(raw string) (string, error) {
-	claims := jwt.MapClaims{}
-	if _, _, err := jwt.NewParser().ParseUnverified(raw, claims); err != nil {
-		return "", err
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 {
+		return "", errors.New("a JWT has three parts")
 	}
-	iss, _ := claims["iss"].(string)
-	if iss == "" {
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", fmt.Errorf("payload: %w", err)
+	}
+	var claims struct {
+		Issuer string `json:"iss"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return "", fmt.Errorf("payload: %w", err)
+	}
+	if claims.Issuer == "" {
 		return "", errors.New("no issuer")
 	}
-	return iss, nil
+	return claims.Issuer, nil
 }
 
 // issueSession signs a session token for a local login.

@@ -101,10 +101,12 @@ type Server struct {
 	// exact, checked against the store's generation (see genCache).
 	lists      *genCache[[]byte]
 	identities *genCache[*store.User]
-	routes     []Route
-	ui         *ui.Handler
-	callbacks  *callbackPolicy
-	started    time.Time
+	// sessions remembers session tokens already verified (see verifiedSessions).
+	sessions  *verifiedSessions
+	routes    []Route
+	ui        *ui.Handler
+	callbacks *callbackPolicy
+	started   time.Time
 	// background counts goroutines Shutdown waits for (the callback dispatcher).
 	background sync.WaitGroup
 }
@@ -173,6 +175,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.oidc = newOIDCVerifiers(cfg.OIDC, now)
 	s.lists = newGenCache[[]byte](4096)
 	s.identities = newGenCache[*store.User](4096)
+	s.sessions = newVerifiedSessions(8192)
 	s.app = fiber.New(fiber.Config{
 		AppName:      "orchestrator",
 		ErrorHandler: s.handleError,

@@ -6,6 +6,8 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -190,6 +192,22 @@ func TestSessionToken_ExpiresAndIsSigned(t *testing.T) {
 	parts := strings.Split(token, ".")
 	forged := parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2]))
 	app.expect(401, "GET", "/api/v1/users/me", forged, nil)
+	// Verified sessions are remembered by their exact bytes: the same signature
+	// over another user's claims is still refused.
+	erinID, _ := app.signup("erin")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	claims["sub"] = erinID
+	payload, _ = json.Marshal(claims)
+	swapped := parts[0] + "." + base64.RawURLEncoding.EncodeToString(payload) + "." + parts[2]
+	app.expect(401, "GET", "/api/v1/users/me", swapped, nil)
+	app.expect(200, "GET", "/api/v1/users/me", token, nil)
 	app.clock.Advance(61 * time.Minute) // SessionTTL is one hour in tests
 	res := app.expect(401, "GET", "/api/v1/users/me", token, nil)
 	mustContain(t, res.Body, "session expired")

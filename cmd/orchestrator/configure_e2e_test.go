@@ -30,24 +30,34 @@ func TestConfigure_EndToEndOnAHostPool(t *testing.T) {
 		"--artifacts-map", "https://baltig.infn.it/infn-cloud/tosca-types/raw/v3.4.0/artifacts/="+filepath.Join(standIns, "artifacts"),
 		"--artifacts-map", "indigo-dc.="+filepath.Join(standIns, "roles"))
 	admin := svc.login("admin", "admin-secret-pw")
+	// CI shows the end of a failed run's output: the service's log comes first
+	// (without its access lines), then which step failed and why.
+	var current, failure string
+	fatalf := func(format string, args ...any) {
+		t.Helper()
+		failure = fmt.Sprintf(format, args...)
+		t.Fatal(failure)
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("service output:\n%s", svc.out.String())
+			t.Logf("service output, requests left out:\n%s", withoutRequestLines(svc.out.String()))
+			t.Logf("FAILED in step %q:\n%s", current, headAndTail(failure, 6, 30))
 		}
 	})
 
 	ready := svc.api("GET", "/readyz", "", nil, 200)
 	if ready["checks"].(map[string]any)["configuration"] != "ok" {
-		t.Fatalf("readyz: %v", ready)
+		fatalf("readyz: %v", ready)
 	}
 	if !strings.Contains(svc.out.String(), "software configuration") {
-		t.Fatalf("the start-up log does not say whether configuration is available:\n%s", svc.out.String())
+		fatalf("the start-up log does not say whether configuration is available:\n%s", svc.out.String())
 	}
 
 	// Steps share the service and the pool (sshd hosts are the expensive part);
 	// svc.api fails the whole test, so they are plain steps, not subtests.
 	step := func(name string, fn func()) {
 		t.Logf("step %s", name)
+		current = name
 		start := time.Now()
 		fn()
 		t.Logf("step %s took %s", name, time.Since(start).Round(time.Second))
@@ -75,13 +85,13 @@ func TestConfigure_EndToEndOnAHostPool(t *testing.T) {
 	bad := svc.api("POST", "/api/v1/targets", admin, map[string]any{"name": "bad-pool", "kind": "hostpool",
 		"credentials": map[string]string{"ssh_private_key": "not-a-key-at-all"}}, 422)
 	if strings.Contains(fmt.Sprint(bad), "not-a-key-at-all") {
-		t.Fatalf("the refused key was echoed: %v", bad)
+		fatalf("the refused key was echoed: %v", bad)
 	}
 
 	templateID := func(name string) string {
 		list := svc.api("GET", "/api/v1/templates?name="+name, admin, nil, 200)["items"].([]any)
 		if len(list) != 1 {
-			t.Fatalf("template %s: %v", name, list)
+			fatalf("template %s: %v", name, list)
 		}
 		return list[0].(map[string]any)["id"].(string)
 	}
@@ -102,7 +112,7 @@ func TestConfigure_EndToEndOnAHostPool(t *testing.T) {
 				return d
 			}
 		}
-		t.Fatalf("deployment %s did not settle:\n%s", id, svc.out.String())
+		fatalf("deployment %s did not settle:\n%s", id, svc.out.String())
 		return nil
 	}
 	resources := func(id string) map[string]map[string]any {
@@ -127,14 +137,14 @@ func TestConfigure_EndToEndOnAHostPool(t *testing.T) {
 	expectStatus := func(d map[string]any, want string) {
 		t.Helper()
 		if d["status"] != want {
-			t.Fatalf("deployment %s is %s (%v), want %s\nlogs:\n%s", d["id"], d["status"], d["status_reason"], want, logText(d["id"].(string), ""))
+			fatalf("deployment %s is %s (%v), want %s\nlogs:\n%s", d["id"], d["status"], d["status_reason"], want, logText(d["id"].(string), ""))
 		}
 	}
 	get := func(hostName string, port int) string {
 		t.Helper()
 		page, err := pool.HTTPGet(hostName, port, "/")
 		if err != nil {
-			t.Fatalf("GET %s:%d: %v", hostName, port, err)
+			fatalf("GET %s:%d: %v", hostName, port, err)
 		}
 		return page
 	}
@@ -144,19 +154,19 @@ func TestConfigure_EndToEndOnAHostPool(t *testing.T) {
 		expectStatus(settle(id), "CREATE_COMPLETE")
 		res := resources(id)
 		if attr(res["server"], "pool_host") != "web1" || res["page"]["state"] != "CONFIGURED" || attr(res["page"], "configured") != true {
-			t.Fatalf("resources: %v", res)
+			fatalf("resources: %v", res)
 		}
 		if page := get("web1", 8181); !strings.Contains(page, "first page") || !strings.Contains(page, pool.Hosts["web1"].Addr) {
-			t.Fatalf("page: %q", page)
+			fatalf("page: %q", page)
 		}
 		logs := logText(id, "source=configuration")
 		for _, want := range []string{"[page] changed: write the page", "[page] ok: wait until it answers", "Standard.create on server-0", "SSH on server-0 answered"} {
 			if !strings.Contains(logs, want) {
-				t.Fatalf("configuration logs miss %q:\n%s", want, logs)
+				fatalf("configuration logs miss %q:\n%s", want, logs)
 			}
 		}
 		if strings.Contains(logText(id, ""), "PRIVATE KEY") {
-			t.Fatal("a private key reached the logs")
+			fatalf("a private key reached the logs")
 		}
 		// Pool hosts are not powered by the orchestrator.
 		svc.api("POST", "/api/v1/deployments/"+id+"/resources/"+res["server"]["id"].(string)+"/actions", admin, map[string]any{"action": "stop"}, 422)
@@ -164,25 +174,25 @@ func TestConfigure_EndToEndOnAHostPool(t *testing.T) {
 		svc.api("PUT", "/api/v1/deployments/"+id, admin, map[string]any{"inputs": map[string]any{"port": 8182, "text": "second page"}, "redeploy": false}, 202)
 		expectStatus(settle(id), "UPDATE_COMPLETE")
 		if page := get("web1", 8182); !strings.Contains(page, "second page") {
-			t.Fatalf("updated page: %q", page)
+			fatalf("updated page: %q", page)
 		}
 		if pool.Listening("web1", 8181) {
-			t.Fatal("the server of the first port still runs after the update")
+			fatalf("the server of the first port still runs after the update")
 		}
 		if res := resources(id); attr(res["server"], "pool_host") != "web1" || res["server"]["cloud_id"] != "pool:web1" {
-			t.Fatalf("the update moved the deployment: %v", res["server"])
+			fatalf("the update moved the deployment: %v", res["server"])
 		}
 
 		svc.api("DELETE", "/api/v1/deployments/"+id, admin, nil, 202)
 		expectStatus(settle(id), "DELETE_COMPLETE")
 		if pool.Listening("web1", 8182) {
-			t.Fatal("the web server still runs after delete")
+			fatalf("the web server still runs after delete")
 		}
 		if logs := logText(id, "source=configuration"); !strings.Contains(logs, "Standard.stop on server-0") {
-			t.Fatalf("delete did not run the stop operation:\n%s", logs)
+			fatalf("delete did not run the stop operation:\n%s", logs)
 		}
 		if !strings.Contains(logText(id, "source=orchestrator"), "released 1 pool host") {
-			t.Fatalf("the host was not released:\n%s", logText(id, ""))
+			fatalf("the host was not released:\n%s", logText(id, ""))
 		}
 	})
 
@@ -191,18 +201,18 @@ func TestConfigure_EndToEndOnAHostPool(t *testing.T) {
 		expectStatus(settle(id), "CREATE_COMPLETE")
 		res := resources(id)
 		if attr(res["server"], "pool_host") != "web1" { // released by a's delete: the smallest free host again
-			t.Fatalf("the released host was not reused: %v", res["server"])
+			fatalf("the released host was not reused: %v", res["server"])
 		}
 		if page := get("web1", 8190); !strings.Contains(page, "scripted 'quoted' $HOME page") {
-			t.Fatalf("page: %q", page)
+			fatalf("page: %q", page)
 		}
 		if logs := logText(id, "source=configuration"); !strings.Contains(logs, "[page] serving on port 8190") {
-			t.Fatalf("script output not in the logs:\n%s", logs)
+			fatalf("script output not in the logs:\n%s", logs)
 		}
 		svc.api("DELETE", "/api/v1/deployments/"+id, admin, nil, 202)
 		expectStatus(settle(id), "DELETE_COMPLETE")
 		if pool.Listening("web1", 8190) {
-			t.Fatal("the scripted server still runs after delete")
+			fatalf("the scripted server still runs after delete")
 		}
 	})
 
@@ -212,24 +222,24 @@ func TestConfigure_EndToEndOnAHostPool(t *testing.T) {
 		expectStatus(settle(twoHosts), "CREATE_COMPLETE")
 		res := resources(twoHosts)
 		if attr(res["backend_server"], "pool_host") != "web1" || attr(res["frontend_server"], "pool_host") != "inner" {
-			t.Fatalf("placement: backend on %v, frontend on %v", attr(res["backend_server"], "pool_host"), attr(res["frontend_server"], "pool_host"))
+			fatalf("placement: backend on %v, frontend on %v", attr(res["backend_server"], "pool_host"), attr(res["frontend_server"], "pool_host"))
 		}
 		want := fmt.Sprintf("backend at http://%s:8070/", pool.Hosts["web1"].Addr)
 		if page := get("inner", 8070); !strings.Contains(page, want) {
-			t.Fatalf("frontend page %q lacks %q", page, want)
+			fatalf("frontend page %q lacks %q", page, want)
 		}
 		if page := get("web1", 8070); !strings.Contains(page, "backend") {
-			t.Fatalf("backend page: %q", page)
+			fatalf("backend page: %q", page)
 		}
 		logs := logText(twoHosts, "source=configuration")
 		if !strings.Contains(logs, "through bastion-inner") || strings.Index(logs, "[backend] serving") > strings.Index(logs, "[frontend] serving") {
-			t.Fatalf("the frontend must be configured after the backend, through the bastion:\n%s", logs)
+			fatalf("the frontend must be configured after the backend, through the bastion:\n%s", logs)
 		}
 		// The pool's big host is taken: the same template no longer fits.
 		e := svc.api("POST", "/api/v1/deployments", admin, map[string]any{"template_id": templateID("two-hosts"), "target": "pool"}, 422)
 		msg := fmt.Sprint(e)
 		if !strings.Contains(msg, `node "frontend_server"`) || !strings.Contains(msg, "the pool has 3 hosts") || !strings.Contains(msg, "inner (4 cpus, 8192 MB") {
-			t.Fatalf("no-fit error: %s", msg)
+			fatalf("no-fit error: %s", msg)
 		}
 	})
 
@@ -240,24 +250,24 @@ func TestConfigure_EndToEndOnAHostPool(t *testing.T) {
 		reason := d["status_reason"].(string)
 		for _, want := range []string{"node page", "Standard.create", `task "check the port is unprivileged"`} {
 			if !strings.Contains(reason, want) {
-				t.Fatalf("status_reason %q lacks %q", reason, want)
+				fatalf("status_reason %q lacks %q", reason, want)
 			}
 		}
 		if logs := logText(id, "source=configuration&level=error"); !strings.Contains(logs, "port 80 is privileged") {
-			t.Fatalf("the task's output is not in the logs:\n%s", logs)
+			fatalf("the task's output is not in the logs:\n%s", logs)
 		}
 		res := resources(id)
 		if res["page"]["state"] != "ERROR" || attr(res["server"], "pool_host") != "web2" {
-			t.Fatalf("resources after the failure: %v", res)
+			fatalf("resources after the failure: %v", res)
 		}
 		svc.api("POST", "/api/v1/deployments/"+id+"/resources/"+res["page"]["id"].(string)+"/actions", admin,
 			map[string]any{"action": "reconfigure", "inputs": map[string]any{"port": 8185}}, 202)
 		expectStatus(settle(id), "CREATE_COMPLETE")
 		if page := get("web2", 8185); !strings.Contains(page, "retry page") {
-			t.Fatalf("page after reconfigure: %q", page)
+			fatalf("page after reconfigure: %q", page)
 		}
 		if res := resources(id); res["page"]["state"] != "CONFIGURED" || res["server"]["cloud_id"] != "pool:web2" {
-			t.Fatalf("resources after reconfigure: %v", res)
+			fatalf("resources after reconfigure: %v", res)
 		}
 		svc.api("DELETE", "/api/v1/deployments/"+id, admin, nil, 202)
 		expectStatus(settle(id), "DELETE_COMPLETE")
@@ -268,21 +278,21 @@ func TestConfigure_EndToEndOnAHostPool(t *testing.T) {
 		deadline := time.Now().Add(5 * time.Minute)
 		for !strings.Contains(logText(id, "source=configuration"), "task started: wait before installing") {
 			if time.Now().After(deadline) {
-				t.Fatalf("the playbook never reached its long task:\n%s", logText(id, ""))
+				fatalf("the playbook never reached its long task:\n%s", logText(id, ""))
 			}
 			time.Sleep(250 * time.Millisecond)
 		}
 		if len(configProcesses(dataDir)) == 0 {
-			t.Fatal("no ansible or ssh process while the playbook runs: the check below would prove nothing")
+			fatalf("no ansible or ssh process while the playbook runs: the check below would prove nothing")
 		}
 		runs := svc.api("GET", "/api/v1/deployments/"+id+"/runs", admin, nil, 200)["items"].([]any)
 		svc.api("POST", "/api/v1/runs/"+runs[0].(map[string]any)["id"].(string)+"/cancel", admin, nil, 202)
 		d := settle(id)
 		if d["status"] != "CREATE_FAILED" {
-			t.Fatalf("after cancel: %v %v", d["status"], d["status_reason"])
+			fatalf("after cancel: %v %v", d["status"], d["status_reason"])
 		}
 		if left := configProcesses(dataDir); len(left) > 0 {
-			t.Fatalf("processes left after the cancel: %v", left)
+			fatalf("processes left after the cancel: %v", left)
 		}
 		svc.api("DELETE", "/api/v1/deployments/"+id, admin, nil, 202)
 		expectStatus(settle(id), "DELETE_COMPLETE")
@@ -296,7 +306,7 @@ func TestConfigure_EndToEndOnAHostPool(t *testing.T) {
 	step("f: INDIGO docker types run the mapped playbooks and roles in order with resolved variables", func() {
 		tmpl, err := os.ReadFile(filepath.Join(standIns, "indigo-docker.yaml"))
 		if err != nil {
-			t.Fatal(err)
+			fatalf("%v", err)
 		}
 		d := svc.api("POST", "/api/v1/deployments", admin, map[string]any{"template": string(tmpl), "target": "pool",
 			"inputs": map[string]any{"project": "science-gateway"}}, 202)
@@ -305,32 +315,32 @@ func TestConfigure_EndToEndOnAHostPool(t *testing.T) {
 		web1 := pool.Hosts["web1"]
 		order, err := os.ReadFile(filepath.Join(web1.Srv, "indigo", "order.log"))
 		if err != nil {
-			t.Fatalf("nothing ran on web1: %v\n%s", err, logText(id, ""))
+			fatalf("nothing ran on web1: %v\n%s", err, logText(id, ""))
 		}
 		want := "role indigo-dc.docker_run image=nginx\nplaybook dodas/ansible.yaml\nrole indigo-dc.docker\nplaybook docker/compose_start.yml\n"
 		if string(order) != want {
-			t.Fatalf("order:\n%s\nwant:\n%s", order, want)
+			fatalf("order:\n%s\nwant:\n%s", order, want)
 		}
 		run, _ := os.ReadFile(filepath.Join(web1.Srv, "indigo", "docker_run.json"))
 		compose, _ := os.ReadFile(filepath.Join(web1.Srv, "indigo", "compose.json"))
 		for _, w := range []string{`"role_name": "indigo-dc.docker_run"`, `"image": "nginx"`, `"tag": "1.25"`, `"ports": ["8080:80"]`, `"appname": "web"`} {
 			if !strings.Contains(string(run), w) {
-				t.Fatalf("docker_run.json lacks %s: %s", w, run)
+				fatalf("docker_run.json lacks %s: %s", w, run)
 			}
 		}
 		for _, w := range []string{`"project_name": "science-gateway"`, `"docker_compose_file_url": "http://` + web1.Addr + `/compose.yml"`, `"environment_variables": []`} {
 			if !strings.Contains(string(compose), w) {
-				t.Fatalf("compose.json lacks %s: %s", w, compose)
+				fatalf("compose.json lacks %s: %s", w, compose)
 			}
 		}
 		if logs := logText(id, "source=configuration"); !strings.Contains(logs, "indigo-dc.docker was installed successfully") {
-			t.Fatalf("the Galaxy roles were not installed with ansible-galaxy:\n%s", logs)
+			fatalf("the Galaxy roles were not installed with ansible-galaxy:\n%s", logs)
 		}
 		svc.api("DELETE", "/api/v1/deployments/"+id, admin, nil, 202)
 		expectStatus(settle(id), "DELETE_COMPLETE")
 	})
 	if left := configProcesses(dataDir); len(left) > 0 {
-		t.Fatalf("processes left: %v", left)
+		fatalf("processes left: %v", left)
 	}
 }
 
@@ -350,4 +360,25 @@ func configProcesses(dataDir string) []string {
 		}
 	}
 	return out
+}
+
+// withoutRequestLines drops the access log lines from a service's output.
+func withoutRequestLines(out string) string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(out, "\n") {
+		if !strings.Contains(line, " msg=request ") && !strings.Contains(line, `"msg":"request"`) {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
+// headAndTail is s cut to its first head and last tail lines.
+func headAndTail(s string, head, tail int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) <= head+tail {
+		return strings.Join(lines, "\n")
+	}
+	return strings.Join(lines[:head], "\n") + fmt.Sprintf("\n(%d lines left out)\n", len(lines)-head-tail) +
+		strings.Join(lines[len(lines)-tail:], "\n")
 }

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -59,10 +60,12 @@ type serveConfig struct {
 	StallAfter     time.Duration
 	SessionTTL     time.Duration
 	LogFormat      string
-	LoadExamples   bool
-	ShutdownGrace  time.Duration
-	TypesMap       []string
-	AllowFetch     []string
+	// CPUProfile is where a CPU profile of the whole run is written (pprof).
+	CPUProfile    string
+	LoadExamples  bool
+	ShutdownGrace time.Duration
+	TypesMap      []string
+	AllowFetch    []string
 	// Software configuration: where playbooks, scripts and roles come from.
 	ArtifactsMap        []string
 	ArtifactsDirs       []string
@@ -145,6 +148,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	publicURL := fs.String("public-url", "", "URL clients reach this service at, e.g. https://paas.example.org (links of the INDIGO API under /orchestrator; default: the request's host)")
 	defaultTarget := fs.String("default-target", "local", "target of submissions that name none, and of every submission through the INDIGO API")
 	callbackAllow := fs.List("callback-allow", "host deployment callbacks may be POSTed to: a name, *.domain or IP, with an optional :port (none: callbacks are refused)")
+	cpuProfile := fs.String("cpu-profile", "", "write a CPU profile (go tool pprof) of the service to this file until it stops; for performance work")
 	callbackPrivate := fs.Bool("callback-allow-private", false, "let callbacks reach loopback and private addresses, e.g. a dashboard on the site network (link-local never)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -154,7 +158,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 		AllowSignup: *allowSignup, OIDCIssuers: *issuers, OIDCAudience: *audience, OIDCGroups: *groups, OIDCAdminGroup: *adminGroup,
 		OIDCClientID: *clientID, OIDCScopes: *scopes,
 		TerraformPath: *tfPath, ToolsDir: *toolsDir, ProvidersDir: *providersDir, Workers: *workers, LogRetention: *retention,
-		StallAfter: *stall, SessionTTL: *session, LogFormat: *logFormat, LoadExamples: *loadExamples, ShutdownGrace: *grace,
+		StallAfter: *stall, SessionTTL: *session, LogFormat: *logFormat, CPUProfile: *cpuProfile, LoadExamples: *loadExamples, ShutdownGrace: *grace,
 		TypesMap: *typesMap, AllowFetch: *allowFetch, FetchCacheDir: *fetchCache, FetchMaxAge: *fetchMaxAge, KillGrace: *killGrace, RunTimeout: *runTimeout, ClockOffset: *clockOffset,
 		Schedules: jobs.Schedules{Stalled: *stalled, Retention: *retentionSched, Cleanup: *cleanupSched, LogRetention: *retention}}
 	c.Login = store.LoginLimits{AccountFailures: *loginFailures, ClientAccounts: *loginAccounts, Window: *loginWindow, Lockout: *loginLockout}
@@ -240,6 +244,18 @@ func serveCommand(args []string) int {
 			close(hurry)
 		}
 	}()
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "orchestrator serve: --cpu-profile:", err)
+			return exitUsage
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "orchestrator serve: --cpu-profile:", err)
+			return exitUsage
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	if err := serve(ctx, hurry, cfg, log, os.Stdout); err != nil {
 		log.Error("orchestrator stopped", "error", err.Error())
 		return exitFailed
