@@ -85,6 +85,9 @@ type Engine struct {
 	tc      *toolchain.Toolchain
 	log     *slog.Logger
 	metrics Metrics
+	// mirror is the provider mirror's fingerprint, part of every init key.
+	mirrorOnce sync.Once
+	mirror     string
 
 	wake    chan struct{}
 	jobWake chan struct{} // the service's own background jobs (log purges)

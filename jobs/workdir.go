@@ -30,6 +30,9 @@ type workdir struct {
 // initMarker records the configuration init last ran for.
 const initMarker = ".orchestrator-init"
 
+// modulesMarker records which modules the workdir's modules/ holds.
+const modulesMarker = ".orchestrator-modules"
+
 // open writes a deployment's configuration into its workdir, restores the state
 // from the store when the workdir lost it (or holds an older one), and runs init
 // when the configuration's providers or modules changed.
@@ -44,9 +47,15 @@ func (e *Engine) open(ctx context.Context, d *store.Deployment, res *tosca2tf.Re
 	} else if restored != "" && logs != nil {
 		logs.add(store.LevelWarn, store.SourceOrchestrator, "", restored)
 	}
-	want := initKey(res, e.tc.TerraformVersion, d.Target)
+	want := initKey(res, e.tc.TerraformVersion, d.Target, modulesDigest(res.Target), e.mirrorFingerprint())
 	have, _ := os.ReadFile(filepath.Join(dir, initMarker))
 	if _, err := os.Stat(filepath.Join(dir, ".terraform", "modules", "modules.json")); err == nil && string(have) == want {
+		return w, nil
+	}
+	if e.reuseInit(dir, want) {
+		if err := os.WriteFile(filepath.Join(dir, initMarker), []byte(want), 0o600); err != nil {
+			return nil, fmt.Errorf("write init marker: %w", err)
+		}
 		return w, nil
 	}
 	if logs != nil {
@@ -58,6 +67,7 @@ func (e *Engine) open(ctx context.Context, d *store.Deployment, res *tosca2tf.Re
 	if err := os.WriteFile(filepath.Join(dir, initMarker), []byte(want), 0o600); err != nil {
 		return nil, fmt.Errorf("write init marker: %w", err)
 	}
+	e.saveInit(dir, want)
 	return w, nil
 }
 
@@ -74,13 +84,24 @@ func (e *Engine) writeConfig(dir string, res *tosca2tf.Result, env map[string]st
 	if err := os.WriteFile(filepath.Join(dir, "terraform.tfvars.json"), res.Vars, 0o600); err != nil {
 		return nil, fmt.Errorf("write terraform.tfvars.json: %w", err)
 	}
-	// Modules come from the binary every time, so a new version of the service
-	// brings its modules with it.
-	if err := os.RemoveAll(filepath.Join(dir, "modules")); err != nil {
-		return nil, fmt.Errorf("clear modules: %w", err)
-	}
-	if err := modules.WriteTo(dir, res.Target); err != nil {
-		return nil, fmt.Errorf("write modules: %w", err)
+	// Modules come from the binary: a new version of the service brings its
+	// modules with it. They are rewritten only when they differ from the
+	// workdir's (the marker names the target and the modules' digest).
+	wantModules := res.Target + " " + modules.Digest(res.Target) + "\n"
+	haveModules, _ := os.ReadFile(filepath.Join(dir, modulesMarker))
+	if _, err := os.Stat(filepath.Join(dir, "modules", res.Target)); err != nil || string(haveModules) != wantModules {
+		if err := os.Remove(filepath.Join(dir, modulesMarker)); err != nil && !os.IsNotExist(err) {
+			return nil, fmt.Errorf("clear modules marker: %w", err)
+		}
+		if err := os.RemoveAll(filepath.Join(dir, "modules")); err != nil {
+			return nil, fmt.Errorf("clear modules: %w", err)
+		}
+		if err := modules.WriteTo(dir, res.Target); err != nil {
+			return nil, fmt.Errorf("write modules: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, modulesMarker), []byte(wantModules), 0o600); err != nil {
+			return nil, fmt.Errorf("write modules marker: %w", err)
+		}
 	}
 	envList, err := e.terraformEnv(dir, env)
 	if err != nil {
@@ -122,7 +143,7 @@ func (e *Engine) terraform(dir string, creds map[string]string) (*tfexec.Terrafo
 
 // initKey changes when init must run again: other providers, other modules,
 // another Terraform.
-func initKey(res *tosca2tf.Result, tfVersion, target string) string {
+func initKey(res *tosca2tf.Result, tfVersion, target, modulesDigest, mirror string) string {
 	var root struct {
 		Terraform json.RawMessage `json:"terraform"`
 		Module    map[string]struct {
@@ -136,7 +157,7 @@ func initKey(res *tosca2tf.Result, tfVersion, target string) string {
 	}
 	sort.Strings(sources)
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\n%s\n%v\n", tfVersion, target, root.Terraform, sources)
+	fmt.Fprintf(h, "%s\n%s\n%s\n%v\n%s\n%s\n", tfVersion, target, root.Terraform, sources, modulesDigest, mirror)
 	return hex.EncodeToString(h.Sum(nil))
 }
 

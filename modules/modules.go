@@ -6,7 +6,9 @@
 package modules
 
 import (
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"sync"
 )
 
 // FS holds every module, paths like "local/compute/main.tf". Module folders are
@@ -132,4 +135,30 @@ func WriteTo(dir, target string) error {
 		return fmt.Errorf("write %s modules to %s: %w", target, dir, err)
 	}
 	return nil
+}
+
+var digests sync.Map // target -> string
+
+// Digest is a fingerprint of a target's modules as this binary holds them: what
+// was initialized for one version of the modules is not reused for another.
+func Digest(target string) string {
+	if d, ok := digests.Load(target); ok {
+		return d.(string)
+	}
+	h := sha256.New()
+	_ = fs.WalkDir(FS, target, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := FS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s %d\n", p, len(data))
+		h.Write(data)
+		return nil
+	})
+	d := hex.EncodeToString(h.Sum(nil))
+	digests.Store(target, d)
+	return d
 }
