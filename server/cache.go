@@ -63,7 +63,11 @@ func (c *genCache[V]) put(key string, gen uint64, val V) {
 // their admin flag: one user's page never serves another.
 func (s *Server) cachedList(c *fiber.Ctx, compute func() (any, error)) error {
 	p := principalOf(c)
-	key := p.User.ID + "|" + map[bool]string{true: "admin", false: "user"}[p.Admin] + "|" + c.Path() + "?" + string(c.Request().URI().QueryString())
+	role := "user"
+	if p.Admin {
+		role = "admin"
+	}
+	key := p.User.ID + "|" + role + "|" + c.Path() + "?" + string(c.Request().URI().QueryString())
 	// Read before reading anything: a write meanwhile makes the entry stale,
 	// never wrong. The one read while authenticating serves (it came first).
 	gen := p.gen

@@ -35,9 +35,10 @@ func withLoginDefaults(l store.LoginLimits) store.LoginLimits {
 // address that is not itself a trusted proxy (the left part is the client's to
 // forge). Anything unparsable falls back to the peer address.
 func (s *Server) clientIP(c *fiber.Ctx) string {
-	peer, err := netip.ParseAddr(c.Context().RemoteIP().String())
-	if err != nil {
-		return c.Context().RemoteIP().String()
+	remote := c.Context().RemoteIP()
+	peer, ok := netip.AddrFromSlice(remote)
+	if !ok {
+		return remote.String()
 	}
 	peer = peer.Unmap()
 	if s.cfg.ClientIPHeader == "" || !s.trusted(peer) {

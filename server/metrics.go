@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -18,11 +19,13 @@ import (
 // the server counts requests by route pattern (never by raw path, which would
 // make a series per deployment id).
 type Metrics struct {
-	registry     *prometheus.Registry
-	requests     *prometheus.CounterVec
-	runs         *prometheus.CounterVec
-	runDurations *prometheus.HistogramVec
-	terraform    prometheus.Gauge
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	// requestCounters caches requests' counters by requestKey.
+	requestCounters sync.Map
+	runs            *prometheus.CounterVec
+	runDurations    *prometheus.HistogramVec
+	terraform       prometheus.Gauge
 }
 
 // NewMetrics builds the metrics on their own registry.
@@ -81,8 +84,25 @@ func (s *Server) countRequests(c *fiber.Ctx) error {
 	if r := c.Route(); r != nil && r.Path != "/" && r.Path != "" {
 		route = r.Path
 	}
-	s.metrics.requests.WithLabelValues(route, c.Method(), strconv.Itoa(c.Response().StatusCode())).Inc()
+	s.metrics.requestCounter(route, c.Method(), c.Response().StatusCode()).Inc()
 	return nil
+}
+
+type requestKey struct {
+	route, method string
+	code          int
+}
+
+// requestCounter is the counter of one route, method and status, looked up
+// once (the vector hashes its label values on every lookup).
+func (m *Metrics) requestCounter(route, method string, code int) prometheus.Counter {
+	k := requestKey{route, method, code}
+	if c, ok := m.requestCounters.Load(k); ok {
+		return c.(prometheus.Counter)
+	}
+	c := m.requests.WithLabelValues(route, method, strconv.Itoa(code))
+	m.requestCounters.Store(k, c)
+	return c
 }
 
 func (s *Server) metricsHandler() fiber.Handler {

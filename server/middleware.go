@@ -1,10 +1,12 @@
 package server
 
 import (
-	"crypto/rand"
+	"context"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"regexp"
 	"runtime/debug"
 	"time"
@@ -21,8 +23,9 @@ var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 func (s *Server) requestIDs(c *fiber.Ctx) error {
 	id := c.Get(requestIDHeader)
 	if !validRequestID.MatchString(id) {
+		// Unique, not secret: the fast generator is enough.
 		var b [8]byte
-		_, _ = rand.Read(b[:])
+		binary.BigEndian.PutUint64(b[:], rand.Uint64())
 		id = hex.EncodeToString(b[:])
 	}
 	c.Locals("request_id", id)
@@ -46,18 +49,24 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 			return herr
 		}
 	}
-	attrs := []any{
+	attrs := make([]slog.Attr, 0, 8)
+	attrs = append(attrs,
 		slog.String("request_id", requestID(c)), slog.String("method", c.Method()), slog.String("path", c.Path()),
 		slog.Int("status", c.Response().StatusCode()), slog.Duration("duration", time.Since(start)),
-		slog.String("remote", s.clientIP(c)),
-	}
+		slog.String("remote", s.clientIP(c)))
 	if p := principalOf(c); p != nil && p.User != nil {
 		attrs = append(attrs, slog.String("user", p.User.ID))
 	}
 	if route := c.Route(); route != nil {
 		attrs = append(attrs, slog.String("route", route.Path))
 	}
-	s.log.Info("request", attrs...)
+	// The record goes to the handler directly: Logger.LogAttrs would also walk
+	// the stack for a source position the access log never prints.
+	if h := s.access.Handler(); h.Enabled(context.Background(), slog.LevelInfo) {
+		r := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+		r.AddAttrs(attrs...)
+		_ = h.Handle(context.Background(), r)
+	}
 	return nil
 }
 

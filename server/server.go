@@ -90,6 +90,7 @@ type Server struct {
 	app       *fiber.App
 	store     *store.Store
 	log       *slog.Logger
+	access    *slog.Logger // one line per request
 	now       func() time.Time
 	toolchain Toolchain
 	engine    Engine
@@ -113,8 +114,11 @@ type Server struct {
 
 // Deps are the parts the server is built from.
 type Deps struct {
-	Store     *store.Store
-	Log       *slog.Logger
+	Store *store.Store
+	Log   *slog.Logger
+	// AccessLog gets the one line per request (default: Log). The service
+	// buffers it: see cmd/orchestrator's logOutput.
+	AccessLog *slog.Logger
 	Toolchain Toolchain
 	Engine    Engine
 	// Resolver resolves URL imports of submitted templates (type libraries).
@@ -161,6 +165,10 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	access := deps.AccessLog
+	if access == nil {
+		access = log
+	}
 	resolver := deps.Resolver
 	if resolver == nil {
 		resolver = &tosca2tf.Resolver{}
@@ -170,7 +178,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		metrics = NewMetrics()
 	}
 	metrics.watchQueue(deps.Store)
-	s := &Server{cfg: cfg, store: deps.Store, log: log, now: now, toolchain: deps.Toolchain, engine: deps.Engine,
+	s := &Server{cfg: cfg, store: deps.Store, log: log, access: access, now: now, toolchain: deps.Toolchain, engine: deps.Engine,
 		resolver: resolver, done: make(chan struct{}), metrics: metrics, callbacks: policy, started: now()}
 	s.oidc = newOIDCVerifiers(cfg.OIDC, now)
 	s.lists = newGenCache[[]byte](4096)

@@ -35,6 +35,14 @@ func (v *verifiedSessions) get(raw string) (verifiedSession, bool) {
 	return e, ok
 }
 
+// getBytes is get for a token held as bytes.
+func (v *verifiedSessions) getBytes(raw []byte) (verifiedSession, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e, ok := v.entries[string(raw)]
+	return e, ok
+}
+
 // put remembers a verified session; when full, expired sessions go first, then
 // any (a miss only costs one verification).
 func (v *verifiedSessions) put(raw string, e verifiedSession, now time.Time) {

@@ -225,7 +225,10 @@ func serveCommand(args []string) int {
 		fmt.Fprintln(os.Stderr, "orchestrator serve:", err)
 		return exitUsage
 	}
-	log := newLogger(cfg.LogFormat, os.Stderr)
+	out := newLogOutput(os.Stderr, 100*time.Millisecond)
+	defer out.Close()
+	log := newLogger(cfg.LogFormat, out.Direct())
+	access := slog.New(newAccessHandler(cfg.LogFormat, out.Buffered()))
 	// The first SIGTERM (or ^C) starts a graceful shutdown; a second one cuts
 	// the grace short: runs record what they have and the service exits.
 	signals := make(chan os.Signal, 2)
@@ -256,7 +259,7 @@ func serveCommand(args []string) int {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	if err := serve(ctx, hurry, cfg, log, os.Stdout); err != nil {
+	if err := serve(ctx, hurry, cfg, log, access, os.Stdout); err != nil {
 		log.Error("orchestrator stopped", "error", err.Error())
 		return exitFailed
 	}
@@ -269,7 +272,7 @@ func serveCommand(args []string) int {
 // A shutdown that had to cut runs short is still a clean exit: what each run
 // did is recorded, and what Terraform finishes later is collected at the next
 // start.
-func serve(ctx context.Context, hurry <-chan struct{}, cfg *serveConfig, log *slog.Logger, console io.Writer) error {
+func serve(ctx context.Context, hurry <-chan struct{}, cfg *serveConfig, log, access *slog.Logger, console io.Writer) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
@@ -349,7 +352,7 @@ func serve(ctx context.Context, hurry <-chan struct{}, cfg *serveConfig, log *sl
 		MaxNodes: cfg.MaxNodes, MaxInstances: cfg.MaxInstances,
 		PublicURL: cfg.PublicURL, DefaultTarget: cfg.DefaultTarget,
 		Callbacks: server.CallbackConfig{Allow: cfg.CallbackAllow, AllowPrivate: cfg.CallbackAllowPrivate},
-	}, server.Deps{Store: st, Log: log, Toolchain: toolchainStatus{tc}, Engine: engineAdapter{engine}, Resolver: resolver, Metrics: metrics})
+	}, server.Deps{Store: st, Log: log, AccessLog: access, Toolchain: toolchainStatus{tc}, Engine: engineAdapter{engine}, Resolver: resolver, Metrics: metrics})
 	if err != nil {
 		return err
 	}
