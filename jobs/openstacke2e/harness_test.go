@@ -129,7 +129,11 @@ func newOpenStack(t *testing.T, o osOpts) *osEnv {
 	if o.runTimeout == 0 {
 		o.runTimeout = 5 * time.Minute
 	}
-	env.engine = jobs.New(jobs.Config{DataDir: env.dir, Workers: 2, Heartbeat: 200 * time.Millisecond, KillGrace: 5 * time.Second,
+	env.engine = jobs.New(jobs.Config{DataDir: env.dir, Workers: 2, Heartbeat: 200 * time.Millisecond,
+		// An interrupted Terraform saves the state with what the cloud already
+		// made; under a full test run's load that took over 5 s once, the kill
+		// cut the save short and the server was left behind.
+		KillGrace:  20 * time.Second,
 		RunTimeout: o.runTimeout, Resolver: o.resolver}, st, tc.TC, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	if err := env.engine.Start(ctx); err != nil {
 		t.Fatal(err)
