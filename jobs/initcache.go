@@ -10,8 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-
-	"orchestrator/modules"
 )
 
 // The init cache. `terraform init` in a new workdir cost about as much as the
@@ -169,6 +167,3 @@ func (e *Engine) mirrorFingerprint() string {
 	})
 	return e.mirror
 }
-
-// modulesDigest is our modules' fingerprint for a target kind.
-func modulesDigest(target string) string { return modules.Digest(target) }

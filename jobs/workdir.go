@@ -47,7 +47,7 @@ func (e *Engine) open(ctx context.Context, d *store.Deployment, res *tosca2tf.Re
 	} else if restored != "" && logs != nil {
 		logs.add(store.LevelWarn, store.SourceOrchestrator, "", restored)
 	}
-	want := initKey(res, e.tc.TerraformVersion, d.Target, modulesDigest(res.Target), e.mirrorFingerprint())
+	want := initKey(res, e.tc.TerraformVersion, d.Target, modules.Digest(res.Target), e.mirrorFingerprint())
 	have, _ := os.ReadFile(filepath.Join(dir, initMarker))
 	if _, err := os.Stat(filepath.Join(dir, ".terraform", "modules", "modules.json")); err == nil && string(have) == want {
 		return w, nil
