@@ -115,6 +115,9 @@ func run(c config) error {
 		{"bare fiber 2KB", bare + "/", "", c.conns, c.duration},
 		{"deployments user", svc.URL + "/api/v1/deployments?size=10", userTok, c.conns, c.duration},
 		{"deployments admin", svc.URL + "/api/v1/deployments?size=10", adminTok, c.conns, c.duration},
+		// Bare Fiber again, right after the lists: this VM's rate moves between
+		// runs, and the higher of the two is the reference the lists are held to.
+		{"bare fiber 2KB again", bare + "/", "", c.conns, c.duration},
 		{"logs first page", logs + "?size=10", adminTok, c.conns, c.duration},
 		{"logs last page", fmt.Sprintf("%s?size=10&page=%d", logs, lastPage), adminTok, c.conns, c.duration},
 		{"deployments user 500 conns", svc.URL + "/api/v1/deployments?size=10", userTok, c.manyConns, c.longRun},
@@ -175,7 +178,7 @@ func run(c config) error {
 
 // report prints each target of the issue beside what was measured.
 func report(r *results) {
-	bare := r.Loads["bare fiber 2KB"].RPS
+	bare := max(r.Loads["bare fiber 2KB"].RPS, r.Loads["bare fiber 2KB again"].RPS)
 	check := func(name string, ok bool, format string, args ...any) {
 		mark := "ok  "
 		if !ok {
