@@ -33,6 +33,9 @@ type config struct {
 }
 
 func main() {
+	if addr := os.Getenv(benchkit.BareFiberEnv); addr != "" {
+		log.Fatal(benchkit.ServeBareFiber(addr)) // the reference, in its own process
+	}
 	var c config
 	flag.StringVar(&c.bin, "bin", "bin/orchestrator", "the orchestrator binary")
 	flag.StringVar(&c.toolsDir, "tools-dir", ".tools", "the toolchain directory (make tools)")
@@ -88,10 +91,11 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	bare, err := benchkit.StartBareFiber()
+	bare, bareProc, err := benchkit.StartBareFiber()
 	if err != nil {
 		return err
 	}
+	defer func() { bareProc.Process.Kill(); bareProc.Wait() }()
 	svc, err = startService(c, data)
 	if err != nil {
 		return err

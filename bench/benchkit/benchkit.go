@@ -37,12 +37,10 @@ func StartService(bin, toolsDir, dataDir string, out io.Writer, extra ...string)
 	if err != nil {
 		return nil, fmt.Errorf("run `make tools` first: %w", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeAddress()
 	if err != nil {
 		return nil, err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	args := append([]string{"serve", "--listen", addr, "--data-dir", dataDir, "--terraform-path", strings.TrimSpace(string(tf)),
 		"--providers-dir", filepath.Join(toolsDir, "providers"), "--admin-password", "bench-password",
 		"--log-format", "json", "--login-max-failures", "1000"}, extra...)
@@ -185,20 +183,62 @@ func SampleTexts() (string, string) {
 	return template, terraform
 }
 
-// StartBareFiber serves a fixed 2 KB JSON: the ceiling a Fiber handler reaches here.
-func StartBareFiber() (string, error) {
+// BareFiberEnv names the variable that turns a benchmark binary into the bare
+// Fiber server (see StartBareFiber): its value is the address to listen on.
+const BareFiberEnv = "BENCHKIT_BARE_FIBER"
+
+// ServeBareFiber serves a fixed 2 KB JSON on addr until the process ends: the
+// ceiling a Fiber handler reaches on this machine.
+func ServeBareFiber(addr string) error {
 	body := []byte(`{"items":[` + strings.TrimSuffix(strings.Repeat(`{"id":"3f2a9c1e-5b7d-4e8a-9c0f-1a2b3c4d5e6f","status":"CREATE_COMPLETE","description":"a deployment"},`, 19), ",") + `]}`)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Get("/", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		return c.Send(body)
 	})
+	return app.Listen(addr)
+}
+
+// StartBareFiber starts the bare Fiber server in a process of its own, like
+// the service it is compared with: the benchmark's own heap (it seeded
+// millions of rows) and goroutines stay out of the reference. The running
+// binary must call ServeBareFiber when BareFiberEnv is set. It returns the
+// server's URL and the process, to be killed by the caller.
+func StartBareFiber() (string, *exec.Cmd, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", nil, err
+	}
+	addr, err := freeAddress()
+	if err != nil {
+		return "", nil, err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), BareFiberEnv+"="+addr)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return "", nil, err
+	}
+	url := "http://" + addr
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if r, err := http.Get(url + "/"); err == nil {
+			r.Body.Close()
+			return url, cmd, nil
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	return "", nil, fmt.Errorf("the bare Fiber server did not start")
+}
+
+// freeAddress is a loopback address nothing listens on now.
+func freeAddress() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", err
 	}
-	go app.Listener(ln)
-	return "http://" + ln.Addr().String(), nil
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // Load is what one wrk run measured; latencies in milliseconds.
