@@ -1,32 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestLogOutput_KeepsOrderAndHoldsOnlyAccessLines(t *testing.T) {
-	var sink syncBuffer
+	var sink lockedBuffer
 	o := newLogOutput(&sink, time.Hour) // no timer flush during the test
 	defer o.Close()
 	o.Buffered().Write([]byte("request 1\n"))
@@ -46,7 +27,7 @@ func TestLogOutput_KeepsOrderAndHoldsOnlyAccessLines(t *testing.T) {
 }
 
 func TestLogOutput_BoundsWhatWaits(t *testing.T) {
-	var sink syncBuffer
+	var sink lockedBuffer
 	o := newLogOutput(&sink, time.Hour)
 	defer o.Close()
 	line := []byte(strings.Repeat("x", 1023) + "\n")
@@ -59,7 +40,7 @@ func TestLogOutput_BoundsWhatWaits(t *testing.T) {
 }
 
 func TestLogOutput_TimerAndCloseFlush(t *testing.T) {
-	var sink syncBuffer
+	var sink lockedBuffer
 	o := newLogOutput(&sink, 5*time.Millisecond)
 	o.Buffered().Write([]byte("request\n"))
 	for deadline := time.Now().Add(10 * time.Second); sink.String() == "" && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
