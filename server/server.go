@@ -127,11 +127,11 @@ type Deps struct {
 	Metrics *Metrics
 }
 
-// New builds the server and its routes.
 // responseWriteBuffer is the size of the buffer a response is written through:
 // a response that fits leaves in one write system call.
 const responseWriteBuffer = 32 << 10
 
+// New builds the server and its routes.
 func New(cfg Config, deps Deps) (*Server, error) {
 	if len(cfg.SigningKey) < 32 {
 		return nil, fmt.Errorf("signing key must be at least 32 bytes")
