@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -60,9 +61,9 @@ func TestAccessHandler_WritesWhatSlogWrites(t *testing.T) {
 func BenchmarkAccessHandler(b *testing.B) {
 	for _, impl := range []string{"access", "slog"} {
 		b.Run(impl, func(b *testing.B) {
-			var h slog.Handler = newAccessHandler("json", discard{})
+			var h slog.Handler = newAccessHandler("json", io.Discard)
 			if impl == "slog" {
-				h = slog.NewJSONHandler(discard{}, nil)
+				h = slog.NewJSONHandler(io.Discard, nil)
 			}
 			log := slog.New(h)
 			b.ReportAllocs()
@@ -75,7 +76,3 @@ func BenchmarkAccessHandler(b *testing.B) {
 		})
 	}
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
